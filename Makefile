@@ -1,0 +1,64 @@
+# Aula 10 - Machine Learning Distribuido com PySpark MLlib
+# `make lab` and `make test` each bootstrap everything on a fresh machine:
+# .venv (from pyproject.toml), a usable Java 17+, then run.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.coursekit-installed
+BUILD := build
+PORT ?= 8888
+SUBMISSIONS ?=
+GRADES ?= $(BUILD)/grades
+PYTEST_ARGS ?=
+
+export SPARK_LOCAL_IP := 127.0.0.1
+export PYSPARK_PYTHON := $(abspath $(PY))
+export COURSEKIT_LOG_DIR := $(abspath $(BUILD))/logs
+
+.PHONY: help setup java lab test lint format exercises grade html clean \
+        cluster-up cluster-down connect-up connect-down history-up history-down doctor
+
+help:
+	@echo "make lab      - prepara o ambiente (.venv + Java) e abre o JupyterLab"
+	@echo "make test     - prepara o ambiente e roda todos os testes"
+	@echo "make doctor   - diagnostico (Python, Java, Spark)"
+	@echo "make grade SUBMISSIONS=<pasta> [GRADES=<pasta>] - corrige entregas"
+	@echo "make exercises / html / clean / cluster-up / cluster-down / connect-up / connect-down"
+
+# .venv is (re)built when missing or older than pyproject.toml; otherwise this is a no-op.
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ e necessario (encontrado: " + sys.version.split()[0] + "). Instale python3.11 ou use environment.yml (conda).")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP) java
+
+java: $(STAMP)
+	@$(PY) -m coursekit.java ensure
+
+doctor: setup
+	$(PY) -m coursekit doctor
+
+lab: setup
+	@echo "Abrindo o JupyterLab em http://127.0.0.1:$(PORT)/lab (copie a URL com o token abaixo)"
+	$(PY) -m jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) \
+		--ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks
+
+test: setup
+	@mkdir -p $(BUILD)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(PY) -m ruff check coursekit tests notebooks solutions exercises
+	$(PY) -m ruff format --check coursekit tests notebooks solutions exercises
+
+format: setup
+	$(PY) -m ruff format coursekit tests notebooks solutions exercises
+	$(PY) -m ruff check --fix coursekit tests notebooks solutions exercises
+
+clean:
+	rm -rf $(BUILD) data/generated spark-warehouse metastore_db derby.log checkpoints models
+	find . -name .ipynb_checkpoints -prune -not -path './.venv/*' -exec rm -rf {} +

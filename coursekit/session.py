@@ -1,0 +1,222 @@
+"""One entry point for a SparkSession: ``get_spark``.
+
+The same notebook runs embedded (``local[*]``), on a cluster
+(``COURSEKIT_MASTER=spark://host:port`` or any master URL) or over Spark
+Connect (``SPARK_REMOTE=sc://host:port``) with no change to its code.
+
+Examples
+--------
+>>> from coursekit.session import get_spark
+>>> spark = get_spark("DocExample")
+>>> spark.range(3).count()
+3
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from urllib.parse import urlparse
+
+from coursekit.java import JavaInfo, find_java
+
+LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
+LOCALHOST = "127.0.0.1"
+
+#: The Java found for the last session started in classic mode (for doctor/monitor).
+last_java: JavaInfo | None = None
+
+
+class SparkStartError(RuntimeError):
+    """Spark could not start; the message says why and how to fix it."""
+
+
+def mode() -> str:
+    """Return ``"connect"``, ``"cluster"`` or ``"local"`` from the environment."""
+    if os.environ.get("SPARK_REMOTE"):
+        return "connect"
+    master = os.environ.get("COURSEKIT_MASTER", "")
+    if master and not master.startswith("local["):
+        return "cluster"
+    if master.startswith("local-cluster"):
+        return "cluster"
+    return "local"
+
+
+def master_url() -> str:
+    """The master URL for classic mode: ``COURSEKIT_MASTER`` or ``local[*]``."""
+    return os.environ.get("COURSEKIT_MASTER") or "local[*]"
+
+
+def log_dir() -> Path:
+    """Folder for JVM logs (``COURSEKIT_LOG_DIR``, default: a temp folder)."""
+    path = Path(os.environ.get("COURSEKIT_LOG_DIR") or Path(tempfile.gettempdir()) / "coursekit-logs")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def default_conf(app_name: str) -> dict[str, str]:
+    """Settings every classic session gets: loopback, quiet logs, small-data partitions."""
+    java_opts = f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG}"
+    conf = {
+        "spark.driver.host": LOCALHOST,
+        "spark.driver.bindAddress": LOCALHOST,
+        "spark.ui.showConsoleProgress": "false",
+        "spark.driver.extraJavaOptions": java_opts,
+        "spark.executor.extraJavaOptions": java_opts,
+        "spark.sql.shuffle.partitions": str(max(4, 2 * (os.cpu_count() or 2))),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.pyspark.python": sys.executable,
+        "spark.driver.memory": os.environ.get("COURSEKIT_DRIVER_MEMORY", "2g"),
+        "spark.local.dir": str(log_dir().parent / "coursekit-spark-local"),
+        "spark.ui.enabled": "false" if os.environ.get("COURSEKIT_UI") == "0" else "true",
+    }
+    if mode() == "cluster":
+        conf["spark.cores.max"] = os.environ.get("COURSEKIT_CORES_MAX", "2")
+        conf["spark.executor.memory"] = os.environ.get("COURSEKIT_EXECUTOR_MEMORY", "1g")
+    return conf
+
+
+@contextlib.contextmanager
+def _jvm_output_to(path: Path) -> Iterator[None]:
+    """Send this process's fd 1/2 to ``path`` while the JVM is launched.
+
+    The JVM inherits the descriptors, so its own prints (the incubator-module
+    warning, BLAS notes, logs) go to the log file instead of notebook cells.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _check_port(url: str) -> None:
+    parsed = urlparse(url)
+    host, port = parsed.hostname or LOCALHOST, parsed.port or 15002
+    if host in ("local",) or url.startswith("local"):
+        return
+    try:
+        with socket.create_connection((host, port), timeout=3):
+            return
+    except OSError as exc:
+        raise SparkStartError(
+            f"Servidor Spark Connect não responde em {host}:{port} (SPARK_REMOTE={url}): {exc}.\n"
+            "Inicie um com `make connect-up`, ou remova SPARK_REMOTE para usar o Spark local."
+        ) from None
+
+
+def _connect_session(app_name: str, conf: Mapping[str, str]):
+    from pyspark.sql import SparkSession
+
+    url = os.environ["SPARK_REMOTE"]
+    _check_port(url)
+    spark = SparkSession.builder.remote(url).appName(app_name).getOrCreate()
+    for key, value in conf.items():
+        with contextlib.suppress(Exception):  # static confs cannot change over Connect
+            spark.conf.set(key, value)
+    return spark
+
+
+def get_spark(app_name: str = "coursekit", conf: Mapping[str, str] | None = None, **more: str):
+    """Return a SparkSession configured for the course (safe to call twice).
+
+    Parameters
+    ----------
+    app_name : str
+        Name shown in the Spark UI; notebooks use their own name.
+    conf : mapping, optional
+        Extra Spark settings, e.g. ``{"spark.driver.memory": "4g"}``.
+    **more : str
+        More settings as keyword arguments, e.g. ``**{"spark.sql.shuffle.partitions": "2"}``.
+
+    Returns
+    -------
+    pyspark.sql.SparkSession
+
+    Notes
+    -----
+    ``COURSEKIT_MASTER`` picks the master (default ``local[*]``), ``SPARK_REMOTE``
+    switches to Spark Connect, ``COURSEKIT_UI=0`` turns the UI off.
+    Java is checked before the JVM starts, so a missing Java gives a clear message.
+
+    Examples
+    --------
+    >>> from coursekit.session import get_spark
+    >>> spark = get_spark("DocExample", {"spark.sql.shuffle.partitions": "2"})
+    >>> spark.conf.get("spark.sql.shuffle.partitions")
+    '2'
+    """
+    global last_java
+    settings = {**(conf or {}), **more}
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    os.environ["SPARK_LOCAL_IP"] = LOCALHOST
+    os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
+    if mode() == "connect":
+        return _connect_session(app_name, settings)
+
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        for key, value in settings.items():
+            with contextlib.suppress(Exception):
+                active.conf.set(key, value)
+        return active
+
+    java = find_java()  # raises JavaNotFoundError with the fixes, before any JVM
+    os.environ["JAVA_HOME"] = str(java.home)
+    last_java = java
+
+    builder = SparkSession.builder.master(master_url()).appName(app_name)
+    for key, value in {**default_conf(app_name), **settings}.items():
+        builder = builder.config(key, value)
+    log_file = log_dir() / f"spark-{os.getpid()}-{int(time.time())}.log"
+    try:
+        with _jvm_output_to(log_file):
+            spark = builder.getOrCreate()
+    except Exception as exc:  # JAVA_GATEWAY_EXITED and friends
+        raise SparkStartError(
+            f"O Spark não iniciou (Spark failed to start): {type(exc).__name__}: {str(exc)[:300]}\n"
+            f"Java usado: {java.executable} ({java.version_text}, via {java.source}).\n"
+            f"Últimas linhas do log ({log_file}):\n{_tail(log_file)}\n"
+            "Rode `python -m coursekit doctor` para um diagnóstico."
+        ) from None
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def ui_url(spark) -> str | None:
+    """The Spark UI address of a classic session (None over Connect or with the UI off)."""
+    try:
+        return spark.sparkContext.uiWebUrl
+    except Exception:  # Spark Connect has no sparkContext
+        return None
+
+
+def is_connect(spark) -> bool:
+    """True when ``spark`` is a Spark Connect session (no sparkContext, no RDDs)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
