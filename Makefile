@@ -44,8 +44,7 @@ doctor: setup
 
 lab: setup
 	@echo "Abrindo o JupyterLab em http://127.0.0.1:$(PORT)/lab (copie a URL com o token abaixo)"
-	$(PY) -m jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) \
-		--ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks
+	$(PY) -m coursekit.lab --port=$(PORT) --root=$(CURDIR)
 
 test: setup
 	@mkdir -p $(BUILD)

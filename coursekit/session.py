@@ -42,9 +42,7 @@ def mode() -> str:
     if os.environ.get("SPARK_REMOTE"):
         return "connect"
     master = os.environ.get("COURSEKIT_MASTER", "")
-    if master and not master.startswith("local["):
-        return "cluster"
-    if master.startswith("local-cluster"):
+    if master.startswith("local-cluster") or (master and not master.startswith("local")):
         return "cluster"
     return "local"
 
@@ -82,6 +80,24 @@ def default_conf(app_name: str) -> dict[str, str]:
         conf["spark.cores.max"] = os.environ.get("COURSEKIT_CORES_MAX", "2")
         conf["spark.executor.memory"] = os.environ.get("COURSEKIT_EXECUTOR_MEMORY", "1g")
     return conf
+
+
+# --- sparkmonitor hook (issue 9; logic lives in coursekit.lab) -----------------------
+def _monitor_conf() -> dict[str, str]:
+    """Listener settings for sparkmonitor's live progress, or ``{}``.
+
+    Non-empty only in a JupyterLab kernel started by ``make lab`` whose notebook
+    frontend is listening; papermill, tests and consoles get ``{}``.
+    """
+    try:
+        from coursekit.lab import sparkmonitor_conf
+
+        return sparkmonitor_conf()
+    except Exception:  # never let the progress display stop a session from starting
+        return {}
+
+
+# -------------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -134,7 +150,10 @@ def _connect_session(app_name: str, conf: Mapping[str, str]):
     url = os.environ["SPARK_REMOTE"]
     _check_port(url)
     spark = SparkSession.builder.remote(url).appName(app_name).getOrCreate()
-    for key, value in conf.items():
+    # The runtime SQL defaults of classic mode (shuffle partitions, time zone, Arrow) apply
+    # to Connect sessions too, so the same notebook gives the same partitioning and figures.
+    runtime = {k: v for k, v in default_conf(app_name).items() if k.startswith("spark.sql.")}
+    for key, value in {**runtime, **conf}.items():
         with contextlib.suppress(Exception):  # static confs cannot change over Connect
             spark.conf.set(key, value)
     return spark
@@ -192,7 +211,7 @@ def get_spark(app_name: str = "coursekit", conf: Mapping[str, str] | None = None
     last_java = java
 
     builder = SparkSession.builder.master(master_url()).appName(app_name)
-    for key, value in {**default_conf(app_name), **settings}.items():
+    for key, value in {**default_conf(app_name), **_monitor_conf(), **settings}.items():
         builder = builder.config(key, value)
     log_file = log_dir() / f"spark-{os.getpid()}-{int(time.time())}.log"
     try:

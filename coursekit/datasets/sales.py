@@ -1,0 +1,4 @@
+NAME="sales"
+SIZES={"ci":1,"aula":1,"grande":1}
+OPTIONS={}
+SCHEMA={}

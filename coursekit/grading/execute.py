@@ -1,0 +1,116 @@
+"""nbgrader's Execute step, hardened for a class of untrusted notebooks.
+
+:class:`GradingExecute` replaces ``nbgrader.preprocessors.Execute`` in
+``Autograde.autograde_preprocessors``. On top of nbgrader's per-cell
+behaviour it adds:
+
+* a **per-notebook** time budget (``notebook_timeout``): each cell may use
+  what is left of it; once it is spent the kernel is interrupted and the
+  remaining cells are not run (their test cells get a pt-BR error, so those
+  parts score 0 and the earlier ones keep their points);
+* **kernel death** (``os._exit``, segfault, out of memory) stops the run the
+  same way instead of failing the whole notebook;
+* an **output cap** per cell (``max_output_chars``): a runaway ``print`` loop
+  cannot fill the grader's memory; error outputs are always kept;
+* stderr in a test cell (Spark/pandas warnings) is shown as stdout, because
+  nbgrader scores any stderr output in a test cell as a failure.
+
+Examples
+--------
+>>> from coursekit.grading.execute import GradingExecute, NOT_RUN
+>>> GradingExecute(notebook_timeout=30).notebook_timeout
+30
+>>> NOT_RUN
+'NaoExecutada'
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from nbclient.exceptions import DeadKernelError
+from nbformat.v4 import new_output
+from traitlets import Integer, Unicode
+
+from nbgrader.preprocessors import Execute
+
+#: ``ename`` of the synthetic errors written by the grader (read back by the worker).
+NOT_RUN = "NaoExecutada"
+TIMED_OUT = "TempoEsgotado"
+KERNEL_DIED = "KernelMorreu"
+TRUNCATED_NOTE = "\n[... saída truncada pelo corretor: mais de {limit} caracteres nesta célula ...]\n"
+
+
+def _is_test_cell(cell) -> bool:
+    m = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(m.get("grade")) and not m.get("solution")
+
+
+def grader_error(ename: str, evalue: str):
+    """An error output the grader adds to a cell (shown in the feedback)."""
+    return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+class GradingExecute(Execute):
+    """nbgrader's Execute with a notebook-wide deadline, kernel-death recovery and an output cap."""
+
+    notebook_timeout = Integer(600, help="seconds for the whole notebook").tag(config=True)
+    max_output_chars = Integer(100_000, help="output characters kept per cell").tag(config=True)
+    stop_reason = Unicode("", help="why execution stopped early (set while running)")
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._deadline = time.monotonic() + self.notebook_timeout
+        self.stop_reason = ""
+        self._chars: dict[int, int] = {}
+        self.truncated_cells: list[int] = []
+        self.error_on_timeout = {
+            "ename": TIMED_OUT,
+            "evalue": f"tempo limite do notebook ({self.notebook_timeout} s) esgotado nesta célula",
+            "traceback": [f"{TIMED_OUT}: tempo limite do notebook ({self.notebook_timeout} s) esgotado"],
+        }
+        return super().preprocess(nb, resources, km)
+
+    def _skip(self, cell) -> None:
+        if _is_test_cell(cell):
+            cell.outputs = [grader_error(NOT_RUN, f"célula não executada: {self.stop_reason}")]
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return cell, resources
+        remaining = self._deadline - time.monotonic()
+        if not self.stop_reason and remaining <= 0:
+            self.stop_reason = f"o tempo limite do notebook ({self.notebook_timeout} s) acabou antes desta célula"
+        if self.stop_reason:
+            self._skip(cell)
+            return cell, resources
+        self.timeout = max(1, math.ceil(remaining))
+        try:
+            cell, resources = super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            self.stop_reason = f"o kernel morreu na célula {index} (os._exit, falha ou falta de memória)"
+            cell.outputs.append(grader_error(KERNEL_DIED, self.stop_reason))
+            return cell, resources
+        if any(o.get("ename") == TIMED_OUT for o in cell.get("outputs", [])):
+            self.stop_reason = f"o tempo limite do notebook ({self.notebook_timeout} s) acabou na célula {index}"
+        return cell, resources
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        if msg.get("msg_type") == "error":
+            return super().output(outs, msg, display_id, cell_index)
+        if msg.get("msg_type") == "stream":
+            size = len(content.get("text", ""))
+            if content.get("name") == "stderr" and _is_test_cell(self.nb.cells[cell_index]):
+                content["name"] = "stdout"
+        else:
+            size = sum(len(str(v)) for v in content.get("data", {}).values())
+        used = self._chars.get(cell_index, 0) + size
+        self._chars[cell_index] = used
+        if used > self.max_output_chars:
+            if cell_index not in self.truncated_cells:
+                self.truncated_cells.append(cell_index)
+                note = new_output("stream", name="stdout", text=TRUNCATED_NOTE.format(limit=self.max_output_chars))
+                outs.append(note)
+            return None
+        return super().output(outs, msg, display_id, cell_index)

@@ -1,0 +1,82 @@
+"""The notebook runner itself (tests/nbrun.py): its preparation and its failures.
+
+The notebooks are executed by nbval on the prepared copies in build/nbrun
+(collected through pyproject's testpaths), once per run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from helpers import ROOT
+
+import nbrun
+
+SOURCES = nbrun.source_notebooks()
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=[p.name for p in SOURCES])
+def test_notebook_has_a_usable_parameters_cell(src):
+    nb = nbformat.read(src, as_version=4)
+    problem = nbrun.parameters_problem(nb)
+    assert problem is None, f"{src.relative_to(nbrun.ROOT)}: {problem}"
+    assert nbrun.prepare_errors().get(str(src)) is None
+
+
+def test_lessons_exist_in_order():
+    names = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
+    assert names and names[0] == "00_introducao_ml_distribuido"
+    numbers = [int(n[:2]) for n in names]
+    assert numbers == list(range(len(numbers))), names
+
+
+def _write(path: Path, cells):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = cells
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+
+
+def _params():
+    cell = nbformat.v4.new_code_cell('SCALE = "aula"  # size\nSEED = 42  # seed')
+    cell.metadata["tags"] = ["parameters"]
+    return cell
+
+
+def test_runner_reports_notebook_cell_and_error(tmp_path):
+    code = nbformat.v4.new_code_cell
+    _write(tmp_path / "notebooks" / "good.ipynb", [
+        _params(),
+        code("from coursekit.results import record\nrecord('scale_seen', SCALE)"),
+    ])
+    _write(tmp_path / "notebooks" / "broken.ipynb", [
+        _params(),
+        code("from coursekit.results import record\nrecord('x', 1)"),
+        code("1 / 0"),
+        code("print('never runs')"),
+    ])
+    _write(tmp_path / "notebooks" / "silent.ipynb", [_params(), code("x = 1")])
+    _write(tmp_path / "notebooks" / "noparams.ipynb", [code("print(1)")])
+    (tmp_path / "pyproject.toml").write_text("")
+    env = dict(os.environ, COURSEKIT_NBRUN_ROOT=str(tmp_path), COURSEKIT_NOTEBOOK_DIRS="notebooks")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "nbrun", "--nbval-lax", "-q", "-p", "no:cacheprovider",
+         "--rootdir", str(tmp_path), "-c", str(tmp_path / "pyproject.toml"),
+         str(tmp_path / "build" / "nbrun"), str(ROOT / "tests" / "test_notebooks.py::test_notebook_has_a_usable_parameters_cell")],
+        env=env | {"PYTHONPATH": str(ROOT / "tests")}, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    out = done.stdout
+    assert done.returncode == 1, out[-3000:]
+    # Cell numbers count the prepared copy's code cells (setup + injected parameters first).
+    assert "broken.ipynb::Cell 4" in out and "ZeroDivisionError" in out
+    assert "silent.ipynb" in out and "não registrou nenhum resultado" in out
+    assert "noparams.ipynb" in out and "parameters" in out
+    assert "3 failed, 16 passed, 2 skipped" in out  # the cells after a failure are skipped
+    assert (tmp_path / "build" / "executed" / "notebooks" / "good.ipynb").exists()
+    assert '"scale_seen": "ci"' in (tmp_path / "build" / "results" / "good.json").read_text()
