@@ -58,6 +58,21 @@ format: setup
 	$(PY) -m ruff format coursekit tests notebooks solutions exercises
 	$(PY) -m ruff check --fix coursekit tests notebooks solutions exercises
 
+# Student versions exercises/ regenerated from solutions/ (nbgrader generate_assignment).
+exercises: setup
+	$(PY) -m coursekit.grading.exercises
+
+# Grade SUBMISSIONS/<student>/<exercise>.ipynb (a folder or a .zip) at SCALE="ci" into GRADES.
+grade: need-submissions setup
+	$(PY) -m coursekit.grading "$(SUBMISSIONS)" --grades "$(GRADES)"
+
+.PHONY: need-submissions
+need-submissions:
+	@test -n "$(strip $(SUBMISSIONS))" || { \
+	  echo "Informe as entregas: make grade SUBMISSIONS=<pasta ou .zip> [GRADES=<pasta>]" >&2; \
+	  echo "Formato: <pasta>/<aluno>/<exercicio>.ipynb, ex.: entregas/maria/ex01_deteccao_anomalias.ipynb" >&2; \
+	  exit 2; }
+
 clean:
 	rm -rf $(BUILD) data/generated spark-warehouse metastore_db derby.log checkpoints models
 	find . -name .ipynb_checkpoints -prune -not -path './.venv/*' -exec rm -rf {} +

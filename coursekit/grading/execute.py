@@ -31,15 +31,16 @@ import time
 
 from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_output
-from traitlets import Integer, Unicode
-
 from nbgrader.preprocessors import Execute
+from traitlets import Integer, Unicode
 
 #: ``ename`` of the synthetic errors written by the grader (read back by the worker).
 NOT_RUN = "NaoExecutada"
 TIMED_OUT = "TempoEsgotado"
 KERNEL_DIED = "KernelMorreu"
-TRUNCATED_NOTE = "\n[... saída truncada pelo corretor: mais de {limit} caracteres nesta célula ...]\n"
+TRUNCATED_NOTE = (
+    "\n[... saída truncada pelo corretor: mais de {limit} caracteres nesta célula ...]\n"
+)
 
 
 def _is_test_cell(cell) -> bool:
@@ -67,7 +68,9 @@ class GradingExecute(Execute):
         self.error_on_timeout = {
             "ename": TIMED_OUT,
             "evalue": f"tempo limite do notebook ({self.notebook_timeout} s) esgotado nesta célula",
-            "traceback": [f"{TIMED_OUT}: tempo limite do notebook ({self.notebook_timeout} s) esgotado"],
+            "traceback": [
+                f"{TIMED_OUT}: tempo limite do notebook ({self.notebook_timeout} s) esgotado"
+            ],
         }
         return super().preprocess(nb, resources, km)
 
@@ -80,7 +83,9 @@ class GradingExecute(Execute):
             return cell, resources
         remaining = self._deadline - time.monotonic()
         if not self.stop_reason and remaining <= 0:
-            self.stop_reason = f"o tempo limite do notebook ({self.notebook_timeout} s) acabou antes desta célula"
+            self.stop_reason = (
+                f"o tempo limite do notebook ({self.notebook_timeout} s) acabou antes desta célula"
+            )
         if self.stop_reason:
             self._skip(cell)
             return cell, resources
@@ -88,11 +93,15 @@ class GradingExecute(Execute):
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
-            self.stop_reason = f"o kernel morreu na célula {index} (os._exit, falha ou falta de memória)"
+            self.stop_reason = (
+                f"o kernel morreu na célula {index} (os._exit, falha ou falta de memória)"
+            )
             cell.outputs.append(grader_error(KERNEL_DIED, self.stop_reason))
             return cell, resources
         if any(o.get("ename") == TIMED_OUT for o in cell.get("outputs", [])):
-            self.stop_reason = f"o tempo limite do notebook ({self.notebook_timeout} s) acabou na célula {index}"
+            self.stop_reason = (
+                f"o tempo limite do notebook ({self.notebook_timeout} s) acabou na célula {index}"
+            )
         return cell, resources
 
     def output(self, outs, msg, display_id, cell_index):
@@ -110,7 +119,9 @@ class GradingExecute(Execute):
         if used > self.max_output_chars:
             if cell_index not in self.truncated_cells:
                 self.truncated_cells.append(cell_index)
-                note = new_output("stream", name="stdout", text=TRUNCATED_NOTE.format(limit=self.max_output_chars))
+                note = new_output(
+                    "stream", name="stdout", text=TRUNCATED_NOTE.format(limit=self.max_output_chars)
+                )
                 outs.append(note)
             return None
         return super().output(outs, msg, display_id, cell_index)

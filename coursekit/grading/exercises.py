@@ -21,7 +21,6 @@ import contextlib
 import io
 import logging
 import os
-import shutil
 import sys
 import tempfile
 import warnings
@@ -132,7 +131,11 @@ def normalized(nb) -> dict:
             {
                 "cell_type": c.cell_type,
                 "source": c.source,
-                "metadata": {k: v for k, v in c.metadata.items() if k not in ("execution", "collapsed", "scrolled")},
+                "metadata": {
+                    k: v
+                    for k, v in c.metadata.items()
+                    if k not in ("execution", "collapsed", "scrolled")
+                },
             }
             for c in nb.cells
         ],
@@ -168,7 +171,10 @@ def student_version_problems(nb) -> list[str]:
 
 
 def generate(
-    solutions_dir: str | Path = SOLUTIONS_DIR, exercises_dir: str | Path = EXERCISES_DIR, *, check: bool = False
+    solutions_dir: str | Path = SOLUTIONS_DIR,
+    exercises_dir: str | Path = EXERCISES_DIR,
+    *,
+    check: bool = False,
 ) -> list[str]:
     """Regenerate (or, with ``check=True``, only compare) ``exercises_dir``.
 
@@ -195,7 +201,9 @@ def generate(
                     continue
                 diff = differences(fresh, nbformat.read(target, as_version=4))
                 if diff:
-                    report.append(f"{target.name}: desatualizado ({'; '.join(diff[:3])}); rode `make exercises`")
+                    report.append(
+                        f"{target.name}: desatualizado ({'; '.join(diff[:3])}); rode `make exercises`"
+                    )
             else:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 nbformat.write(fresh, target)
@@ -203,7 +211,9 @@ def generate(
     stale = [p for p in sorted(exercises_dir.glob("ex*.ipynb")) if p.stem not in solutions]
     for path in stale:
         if check:
-            report.append(f"{path.name}: não há solução correspondente em {Path(solutions_dir).name}/")
+            report.append(
+                f"{path.name}: não há solução correspondente em {Path(solutions_dir).name}/"
+            )
         else:
             path.unlink()
             report.append(f"removido {path} (sem solução)")
@@ -217,7 +227,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--solutions", default=str(SOLUTIONS_DIR), help="pasta das soluções")
     parser.add_argument("--exercises", default=str(EXERCISES_DIR), help="pasta de saída")
-    parser.add_argument("--check", action="store_true", help="só compara; sai com 1 se desatualizado")
+    parser.add_argument(
+        "--check", action="store_true", help="só compara; sai com 1 se desatualizado"
+    )
     args = parser.parse_args(argv)
     try:
         report = generate(args.solutions, args.exercises, check=args.check)

@@ -167,7 +167,9 @@ def validate_solution(nb, name: str) -> list[str]:
                 "(metadata nbgrader solution: true)"
             )
         if "BEGIN HIDDEN TESTS" in cell.source and not is_test(cell):
-            problems.append(f"célula {index}: testes ocultos fora de uma célula de teste (grade: true)")
+            problems.append(
+                f"célula {index}: testes ocultos fora de uma célula de teste (grade: true)"
+            )
         if not m:
             continue
         gid = m.get("grade_id")
@@ -175,7 +177,9 @@ def validate_solution(nb, name: str) -> list[str]:
             problems.append(f"célula {index}: metadata nbgrader sem grade_id")
             continue
         if gid in ids:
-            problems.append(f"célula {index}: grade_id '{gid}' repetido (já usado na célula {ids[gid]})")
+            problems.append(
+                f"célula {index}: grade_id '{gid}' repetido (já usado na célula {ids[gid]})"
+            )
         ids[gid] = index
         if m.get("grade") and m.get("solution"):
             problems.append(
@@ -184,15 +188,21 @@ def validate_solution(nb, name: str) -> list[str]:
             )
         if is_test(cell):
             if not PART_RE.match(str(gid)):
-                problems.append(f"célula {index}: a parte '{gid}' deve se chamar parte_a, parte_b, ...")
+                problems.append(
+                    f"célula {index}: a parte '{gid}' deve se chamar parte_a, parte_b, ..."
+                )
             try:
                 points = float(m.get("points", 0))
             except (TypeError, ValueError):
                 points = 0
             if points <= 0:
-                problems.append(f"célula {index} ('{gid}'): points deve ser > 0 (recebido: {m.get('points')!r})")
+                problems.append(
+                    f"célula {index} ('{gid}'): points deve ser > 0 (recebido: {m.get('points')!r})"
+                )
             if not m.get("locked"):
-                problems.append(f"célula {index} ('{gid}'): células de teste devem ter locked: true")
+                problems.append(
+                    f"célula {index} ('{gid}'): células de teste devem ter locked: true"
+                )
         if is_answer(cell) and cell.cell_type == "code" and "BEGIN SOLUTION" not in cell.source:
             problems.append(f"célula {index} ('{gid}'): célula de resposta sem ### BEGIN SOLUTION")
     if not parts_of(nb):

@@ -1,0 +1,93 @@
+"""Command line: ``python -m coursekit.grading <submissions> [--grades DIR] [--timeout S] [--jobs N]``.
+
+Examples
+--------
+>>> from coursekit.grading.__main__ import parser
+>>> parser().parse_args(["entregas", "--jobs", "3"]).jobs
+3
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from coursekit.grading.grader import ROOT, TIMEOUT_ENV, grade
+from coursekit.grading.notebooks import FormatError
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m coursekit.grading",
+        description=(
+            "Corrige <entregas>/<aluno>/<exercicio>.ipynb (pasta ou .zip) com nbgrader, em SCALE='ci'. "
+            "Escreve grades.csv, totals.csv e feedback/<aluno>/<exercicio>.html. As entregas nunca são alteradas."
+        ),
+    )
+    p.add_argument("submissions", help="pasta (ou .zip) com uma pasta por aluno")
+    p.add_argument(
+        "--grades",
+        default=str(ROOT / "build" / "grades"),
+        help="pasta de saída (padrão: build/grades)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=int,
+        default=None,
+        help=f"segundos por notebook (padrão: ${TIMEOUT_ENV}, o do exercício, ou 600)",
+    )
+    p.add_argument(
+        "--jobs", type=int, default=None, help="notebooks corrigidos ao mesmo tempo (padrão: 2)"
+    )
+    p.add_argument(
+        "--solutions",
+        action="append",
+        default=None,
+        help="pasta das soluções (padrão: solutions/; pode repetir)",
+    )
+    p.add_argument("--exercises", default=None, help="só estes exercícios, separados por vírgula")
+    p.add_argument(
+        "--no-connect",
+        action="store_true",
+        help="sem servidor Spark Connect (um Spark por notebook)",
+    )
+    p.add_argument(
+        "--keep", action="store_true", help="guarda os notebooks executados em <grades>/work"
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if not args.submissions.strip():
+        print("erro: informe a pasta (ou .zip) das entregas", file=sys.stderr)
+        return 2
+    try:
+        run = grade(
+            args.submissions,
+            args.grades,
+            solutions_dir=[Path(s) for s in args.solutions]
+            if args.solutions
+            else ROOT / "solutions",
+            timeout=args.timeout,
+            jobs=args.jobs,
+            exercises=[e.strip() for e in args.exercises.split(",") if e.strip()]
+            if args.exercises
+            else None,
+            connect=not args.no_connect,
+            keep=args.keep,
+            progress=lambda line: print(line, flush=True),
+        )
+    except (FileNotFoundError, ValueError, FormatError) as exc:
+        print(f"erro: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrompido: nada foi gravado", file=sys.stderr)
+        return 130
+    print(f"totais: {run.totals_csv}\nfeedback: {run.feedback_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Grader outputs: ``grades.csv``, ``totals.csv`` and one feedback HTML per student and exercise.
+
+The feedback shows the executed notebook as graded, with the hidden tests'
+code and tracebacks removed (only their pt-BR messages remain), so it can go
+back to the student without giving the answers away.
+
+Examples
+--------
+>>> from coursekit.grading.report import CSV_COLUMNS
+>>> CSV_COLUMNS
+('student', 'exercise', 'part', 'score', 'max_score', 'reason')
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import html
+from collections.abc import Iterable
+from pathlib import Path
+
+from coursekit.grading import notebooks as fmt
+
+CSV_COLUMNS = ("student", "exercise", "part", "score", "max_score", "reason")
+TOTAL_COLUMNS = ("student", "exercise", "score", "max_score")
+HIDDEN_NOTE = "# (testes ocultos: o código não é mostrado; veja a mensagem de erro, se houver)"
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 60em; padding: 0 1em; }
+table.notas { border-collapse: collapse; margin: 1em 0; }
+table.notas td, table.notas th { border: 1px solid #bbb; padding: .3em .6em; text-align: left; }
+.ok { color: #1a7f37; } .falha { color: #b42318; }
+.cell { margin: .8em 0; } .input_area, pre { background: #f6f8fa; padding: .5em; overflow-x: auto; }
+.output_error pre, .output_stderr pre { background: #fdecea; }
+"""
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def write_grades(results: Iterable, folder: str | Path) -> tuple[Path, Path]:
+    """Write ``grades.csv`` (one row per part) and ``totals.csv`` (one per student x exercise)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    results = sorted(results, key=lambda r: (r.student, r.exercise))
+    grades, totals = folder / "grades.csv", folder / "totals.csv"
+    with open(grades, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(CSV_COLUMNS)
+        for r in results:
+            for p in r.parts:
+                writer.writerow(
+                    [r.student, r.exercise, p.part, _fmt(p.score), _fmt(p.max_score), p.reason]
+                )
+    with open(totals, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(TOTAL_COLUMNS)
+        for r in results:
+            if r.parts and any(p.max_score for p in r.parts):
+                writer.writerow(
+                    [
+                        r.student,
+                        r.exercise,
+                        _fmt(sum(p.score for p in r.parts)),
+                        _fmt(sum(p.max_score for p in r.parts)),
+                    ]
+                )
+    return grades, totals
+
+
+def for_student(executed):
+    """A copy of an executed notebook safe to hand back: no hidden-test code or tracebacks."""
+    nb = copy.deepcopy(executed)
+    for cell in nb.cells:
+        if not fmt.is_test(cell):
+            continue
+        visible = fmt.strip_hidden_tests(cell.source)
+        if visible != cell.source:
+            cell.source = visible.rstrip("\n") + "\n" + HIDDEN_NOTE
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                out["traceback"] = [f"{out.get('ename', 'Erro')}: {out.get('evalue', '')}"]
+    return nb
+
+
+def _summary_html(result) -> str:
+    total = sum(p.score for p in result.parts)
+    maximum = sum(p.max_score for p in result.parts)
+    rows = "".join(
+        f"<tr><td>{html.escape(p.part)}</td>"
+        f'<td class="{"ok" if p.score >= p.max_score else "falha"}">{_fmt(p.score)}</td>'
+        f"<td>{_fmt(p.max_score)}</td><td>{html.escape(p.reason)}</td></tr>"
+        for p in result.parts
+    )
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
+    return (
+        f"<h1>Correção: {html.escape(result.exercise)}</h1>"
+        f"<p>Aluno: <b>{html.escape(result.student)}</b> — nota <b>{_fmt(total)} / {_fmt(maximum)}</b>"
+        f' (corrigido com SCALE="ci")</p>'
+        '<table class="notas"><tr><th>parte</th><th>pontos</th><th>máximo</th><th>motivo</th></tr>'
+        f"{rows}</table>" + (f"<h2>Observações</h2><ul>{notes}</ul>" if notes else "")
+    )
+
+
+def write_feedback(path: str | Path, result, executed=None) -> Path:
+    """Write the feedback page for one student x exercise.
+
+    Parameters
+    ----------
+    path : path
+        Target ``.html`` file (folders are created).
+    result : coursekit.grading.worker.Result
+        Scores and reasons.
+    executed : nbformat.NotebookNode, optional
+        The notebook as nbgrader executed it; omitted when nothing ran.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = ""
+    style = _CSS
+    if executed is not None:
+        from nbconvert import HTMLExporter
+        from pygments.formatters import HtmlFormatter
+
+        exporter = HTMLExporter(template_name="basic")
+        body, _ = exporter.from_notebook_node(for_student(executed))
+        style += HtmlFormatter().get_style_defs(".highlight")
+        body = "<h2>Notebook corrigido</h2>" + body
+    page = (
+        '<!DOCTYPE html><html lang="pt-BR"><head><meta charset="utf-8">'
+        f"<title>{html.escape(result.student)} — {html.escape(result.exercise)}</title>"
+        f"<style>{style}</style></head><body>{_summary_html(result)}{body}</body></html>"
+    )
+    path.write_text(page, encoding="utf-8")
+    return path
