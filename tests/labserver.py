@@ -134,12 +134,16 @@ def running_lab(tmp: Path, extra_env: Mapping[str, str] | None = None) -> Iterat
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited with {process.returncode}:\n{server.log_tail()}")
+                raise RuntimeError(
+                    f"JupyterLab exited with {process.returncode}:\n{server.log_tail()}"
+                )
             with contextlib.suppress(OSError, urllib.error.URLError):
                 if server.get("/api/status", timeout=2)[0] == 200:
                     break
             if time.monotonic() > deadline:
-                raise RuntimeError(f"JupyterLab did not answer in {START_TIMEOUT_S} s:\n{server.log_tail()}")
+                raise RuntimeError(
+                    f"JupyterLab did not answer in {START_TIMEOUT_S} s:\n{server.log_tail()}"
+                )
             time.sleep(0.5)
         yield server
     finally:

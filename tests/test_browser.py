@@ -6,7 +6,9 @@ menu (Run > Run All Cells), waits for the kernel to be idle and checks that
 no cell shows a traceback and that the figures recorded with
 ``coursekit.results.record`` appear as ``name = value`` lines. Screenshots
 go to build/screenshots/ (lab_00.png; lab_00_sparkmonitor.png shows the
-live Spark progress panel under a cell).
+live Spark progress panel that sparkmonitor draws under a cell, which also
+proves that `make lab` loaded its kernel extension and get_spark wired its
+listener).
 
 Needs /usr/bin/chromium (Debian package ``chromium``; `.ci/run` installs it).
 Playwright never downloads a browser here. The test is skipped only when
@@ -42,6 +44,8 @@ CHROMIUM_ARGS = [
 LESSON = Path("notebooks/00_introducao_ml_distribuido.ipynb")
 SCREENSHOTS = ROOT / "build" / "screenshots"
 RUN_TIMEOUT_S = 600
+KERNEL_TIMEOUT_S = 120
+COMM_READY = "SparkMonitor: Connection with comms established"
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)|Cell In\[\d+\], line \d+")
 RECORD_CALL = re.compile(r"""\brecord\(\s*["']([A-Za-z_]\w*)["']""")
 
@@ -57,11 +61,18 @@ def _ensure_chromium() -> None:
             "Instale com `sudo apt-get install chromium` (Debian/Ubuntu) para rodar o teste no navegador."
         )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    steps = [[apt, "update", "-q"], [apt, "install", "-y", "-q", "--no-install-recommends", "chromium"]]
+    steps = [
+        [apt, "update", "-q"],
+        [apt, "install", "-y", "-q", "--no-install-recommends", "chromium"],
+    ]
     for step in steps:
-        done = subprocess.run(step, env=env, capture_output=True, text=True, timeout=900, check=False)
+        done = subprocess.run(
+            step, env=env, capture_output=True, text=True, timeout=900, check=False
+        )
         if done.returncode != 0:
-            pytest.skip(f"chromium não pôde ser instalado ({' '.join(step)}):\n{done.stderr[-1500:]}")
+            pytest.skip(
+                f"chromium não pôde ser instalado ({' '.join(step)}):\n{done.stderr[-1500:]}"
+            )
     if not CHROMIUM.exists():
         pytest.skip(f"apt-get instalou chromium, mas {CHROMIUM} não existe")
 
@@ -132,10 +143,19 @@ def test_lesson_00_runs_in_jupyterlab(tmp_path):
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
+            console: list[str] = []
+            page.on("console", lambda message: console.append(message.text))
             page.goto(f"{server.url}/lab/tree/{rel}?token={server.token}&reset")
-            page.locator(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(
-                timeout=120_000
-            )
+            # The kernel is ready for a student once sparkmonitor's channel is open (if we
+            # clicked earlier, the first cells would run before the progress display listens).
+            deadline = time.monotonic() + KERNEL_TIMEOUT_S
+            while not any(COMM_READY in line for line in console):
+                assert time.monotonic() < deadline, (
+                    f"the notebook's kernel did not connect in {KERNEL_TIMEOUT_S} s "
+                    f"(no '{COMM_READY}' in the browser console):\n" + "\n".join(console[-20:])
+                )
+                page.wait_for_timeout(250)
+            kernel_s = time.perf_counter() - started
             page.locator(".lm-MenuBar-item", has_text="Run").first.click()
             page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()
             state = _wait_until_done(page, n_cells)
@@ -150,15 +170,19 @@ def test_lesson_00_runs_in_jupyterlab(tmp_path):
             first = page.locator(".jp-OutputArea-output", has_text=f"{names[0]} = ").first
             first.scroll_into_view_if_needed()
             page.screenshot(path=str(shot))
-            panel = page.locator(".sparkMonitorCellRoot:has(.tabcontent), .sparkMonitorCellRoot:has(table)")
-            if panel.count():
-                cell = page.locator(".jp-CodeCell", has=panel.first).first
-                cell.scroll_into_view_if_needed()
-                cell.screenshot(path=str(monitor_shot))
+            # sparkmonitor: `make lab` loads it and get_spark wires its listener -> a job table.
+            panel = page.locator(".sparkMonitorCellRoot .jobtable").first
+            assert panel.count(), "no sparkmonitor job table under any cell (listener not wired?)"
+            cell = page.locator(".jp-CodeCell", has=panel).first
+            cell.scroll_into_view_if_needed()
+            cell.screenshot(path=str(monitor_shot))
         finally:
             browser.close()
     total_s = time.perf_counter() - started
-    print(f"browser test: run all {ran_s:.1f} s, total {total_s:.1f} s; screenshots in {SCREENSHOTS}")
+    print(
+        f"\nbrowser test: kernel ready {kernel_s:.1f} s, run all done {ran_s:.1f} s, "
+        f"total {total_s:.1f} s; screenshots in {SCREENSHOTS}"
+    )
 
     assert shot.stat().st_size > 10_000
     assert set(names) <= set(json.loads(results.read_text())), "record() did not write every figure"

@@ -22,7 +22,8 @@ from coursekit import lab
 PROBE = (
     "import sys\n"
     "from coursekit.session import _monitor_conf\n"
-    "print('loaded=%s conf=%r' % ('sparkmonitor.kernelextension' in sys.modules, _monitor_conf()))"
+    "print('loaded=%s conf=%r' % ('sparkmonitor.kernelextension' in sys.modules, _monitor_conf()))\n"
+    "print('namespace clean:', 'conf' not in globals() and 'swan_spark_conf' not in globals())"
 )
 
 
@@ -37,7 +38,9 @@ def test_make_lab_runs_coursekit_lab():
     """The Makefile delegates to coursekit.lab, so the tests start what students start."""
     recipe = _lab_recipe()
     assert "-m coursekit.lab" in recipe, recipe
-    assert "jupyter lab" not in recipe, "the command line must be built in one place (coursekit.lab)"
+    assert "jupyter lab" not in recipe, (
+        "the command line must be built in one place (coursekit.lab)"
+    )
 
 
 def test_lab_command_is_headless_and_loopback(tmp_path):
@@ -60,7 +63,7 @@ def test_lab_env_scopes_sparkmonitor_to_this_environment(tmp_path):
     ipython_dir = Path(env["IPYTHONDIR"])
     assert ipython_dir.is_relative_to(sys.prefix), "never the user's ~/.ipython"
     config = (ipython_dir / "profile_default" / "ipython_kernel_config.py").read_text()
-    assert "sparkmonitor.kernelextension" in config
+    assert "extensions = ['coursekit.lab']" in config  # loads sparkmonitor's kernel extension
     assert env["SPARK_LOCAL_IP"] == "127.0.0.1"
     assert not (tmp_path / ".ipython").exists()
     off = lab.lab_env({"COURSEKIT_SPARKMONITOR": "0"})
@@ -107,6 +110,8 @@ def test_lab_kernel_loads_sparkmonitor_but_wires_nothing_without_a_frontend():
     """A lab kernel loads the extension; with no notebook frontend listening, get_spark adds nothing."""
     text = _probe_kernel(lab.lab_env())
     assert "loaded=True conf={}" in text, text
+    assert "namespace clean: True" in text, text
+    assert "SparkMonitorKernel" not in text, "sparkmonitor's INFO logs must stay out of cells"
 
 
 def test_kernel_outside_the_lab_does_not_load_sparkmonitor():
