@@ -33,6 +33,9 @@ RESULTS = BUILD / "results"
 NOTEBOOK_DIRS = ("notebooks", "solutions")
 CI_PARAMETERS = {"SCALE": "ci"}
 
+# pytest resolves `testpaths` before any hook runs; the folder must exist by then.
+RUN_DIR.mkdir(parents=True, exist_ok=True)
+
 _prepare_errors: dict[str, str] = {}
 _executed: dict[Path, nbformat.NotebookNode] = {}
 _failed_files: set[str] = set()

@@ -48,3 +48,28 @@ def test_generated_folders_are_ignored():
     ignored = (ROOT / ".gitignore").read_text().split()
     for entry in (".venv/", "build/", "data/generated/", "spark-warehouse/", "metastore_db/", "checkpoints/"):
         assert entry in ignored
+
+
+def test_ruff_lint_and_format_are_clean():
+    import subprocess
+    import sys
+
+    targets = [p for p in ("coursekit", "tests", "notebooks", "solutions", "exercises", "mlplatform") if (ROOT / p).exists()]
+    lint = subprocess.run([sys.executable, "-m", "ruff", "check", *targets], cwd=ROOT, capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout[-3000:]
+    fmt = subprocess.run([sys.executable, "-m", "ruff", "format", "--check", *targets], cwd=ROOT, capture_output=True, text=True)
+    assert fmt.returncode == 0, "rode `make format`:\n" + fmt.stdout[-3000:]
+
+
+def test_course_conventions():
+    """The shared conformance check (../shared/check/conformance) reports no FAIL."""
+    import subprocess
+    import sys
+
+    script = ROOT.parent / "shared" / "check" / "conformance"
+    if not script.exists():
+        import pytest
+
+        pytest.skip(f"{script} não existe nesta máquina (só no ambiente do curso)")
+    done = subprocess.run([sys.executable, str(script), str(ROOT)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout
