@@ -73,6 +73,11 @@ need-submissions:
 	  echo "Formato: <pasta>/<aluno>/<exercicio>.ipynb, ex.: entregas/maria/ex01_deteccao_anomalias.ipynb" >&2; \
 	  exit 2; }
 
+# Handouts: every lesson executed with papermill at SCALE=aula (build/html-work/) and
+# exported to self-contained HTML with its plots (build/html/). `make html SCALE=ci` is quicker.
+html: setup
+	$(PY) -m coursekit.handouts --scale=$(or $(SCALE),aula)
+
 clean:
 	rm -rf $(BUILD) data/generated spark-warehouse metastore_db derby.log checkpoints models
 	find . -name .ipynb_checkpoints -prune -not -path './.venv/*' -exec rm -rf {} +
