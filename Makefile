@@ -78,6 +78,9 @@ need-submissions:
 html: setup
 	$(PY) -m coursekit.handouts --scale=$(or $(SCALE),aula)
 
+# Generated output (also where lessons running in notebooks/, solutions/, exercises/ may leave it).
+# Never notebooks, data samples or submissions.
+GENERATED := $(BUILD) data/generated spark-warehouse metastore_db derby.log checkpoints models mlruns mlflow.db
 clean:
-	rm -rf $(BUILD) data/generated spark-warehouse metastore_db derby.log checkpoints models
-	find . -name .ipynb_checkpoints -prune -not -path './.venv/*' -exec rm -rf {} +
+	rm -rf $(GENERATED) $(foreach d,notebooks solutions exercises,$(addprefix $(d)/,$(GENERATED)))
+	find . \( -path ./.venv -o -path ./.git \) -prune -o -name .ipynb_checkpoints -type d -prune -exec rm -rf {} +
