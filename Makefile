@@ -25,6 +25,7 @@ help:
 	@echo "make doctor   - diagnostico (Python, Java, Spark)"
 	@echo "make grade SUBMISSIONS=<pasta> [GRADES=<pasta>] - corrige entregas"
 	@echo "make exercises / html / clean / cluster-up / cluster-down / connect-up / connect-down"
+	@echo "make history-up / history-down (history server do Spark, lendo build/spark-events)"
 
 # .venv is (re)built when missing or older than pyproject.toml; otherwise this is a no-op.
 $(STAMP): pyproject.toml
@@ -78,9 +79,29 @@ need-submissions:
 html: setup
 	$(PY) -m coursekit.handouts --scale=$(or $(SCALE),aula)
 
+# Local daemons (coursekit/cluster.py): every listener on 127.0.0.1, state/logs under build/cluster/.
+cluster-up: setup
+	@$(PY) -m coursekit.cluster up
+
+cluster-down:
+	@$(PY) -m coursekit.cluster down
+
+connect-up: setup
+	@$(PY) -m coursekit.cluster connect-up
+
+connect-down:
+	@$(PY) -m coursekit.cluster connect-down
+
+history-up: setup
+	@$(PY) -m coursekit.cluster history-up
+
+history-down:
+	@$(PY) -m coursekit.cluster history-down
+
 # Generated output (also where lessons running in notebooks/, solutions/, exercises/ may leave it).
 # Never notebooks, data samples or submissions.
 GENERATED := $(BUILD) data/generated spark-warehouse metastore_db derby.log checkpoints models mlruns mlflow.db
 clean:
+	-@test -x $(PY) && $(PY) -m coursekit.cluster stop-all >/dev/null 2>&1; true
 	rm -rf $(GENERATED) $(foreach d,notebooks solutions exercises,$(addprefix $(d)/,$(GENERATED)))
 	find . \( -path ./.venv -o -path ./.git \) -prune -o -name .ipynb_checkpoints -type d -prune -exec rm -rf {} +

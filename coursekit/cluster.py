@@ -79,8 +79,8 @@ DYNAMIC_ALLOCATION = {
     "spark.dynamicAllocation.shuffleTracking.enabled": "true",
     "spark.dynamicAllocation.minExecutors": "0",
     "spark.dynamicAllocation.executorIdleTimeout": "30s",
-    "spark.dynamicAllocation.cachedExecutorIdleTimeout": "120s",
-    "spark.dynamicAllocation.shuffleTracking.timeout": "120s",
+    "spark.dynamicAllocation.cachedExecutorIdleTimeout": "60s",
+    "spark.dynamicAllocation.shuffleTracking.timeout": "60s",
 }
 
 _REPO = Path(__file__).resolve().parents[1]

@@ -59,19 +59,37 @@ def log_dir() -> Path:
     return path
 
 
+def driver_host() -> str:
+    """Address the executors use to reach this driver: ``COURSEKIT_DRIVER_HOST`` or 127.0.0.1.
+
+    Loopback is right for ``local[*]`` and for the cluster of ``make cluster-up``;
+    on a real cluster in client mode set it to an IP address of this machine that
+    the workers can reach (the driver and its UI then listen on that address).
+    """
+    return os.environ.get("COURSEKIT_DRIVER_HOST") or LOCALHOST
+
+
+def executor_python() -> str:
+    """Python the executors run: ``COURSEKIT_EXECUTOR_PYTHON`` or this interpreter.
+
+    On YARN/Kubernetes with a packed environment, e.g. ``./environment/bin/python``.
+    """
+    return os.environ.get("COURSEKIT_EXECUTOR_PYTHON") or sys.executable
+
+
 def default_conf(app_name: str) -> dict[str, str]:
     """Settings every classic session gets: loopback, quiet logs, small-data partitions."""
     java_opts = f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG}"
     conf = {
-        "spark.driver.host": LOCALHOST,
-        "spark.driver.bindAddress": LOCALHOST,
+        "spark.driver.host": driver_host(),
+        "spark.driver.bindAddress": driver_host(),
         "spark.ui.showConsoleProgress": "false",
         "spark.driver.extraJavaOptions": java_opts,
         "spark.executor.extraJavaOptions": java_opts,
         "spark.sql.shuffle.partitions": str(max(4, 2 * (os.cpu_count() or 2))),
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
-        "spark.pyspark.python": sys.executable,
+        "spark.pyspark.python": executor_python(),
         "spark.driver.memory": os.environ.get("COURSEKIT_DRIVER_MEMORY", "2g"),
         "spark.local.dir": str(log_dir().parent / "coursekit-spark-local"),
         "spark.ui.enabled": "false" if os.environ.get("COURSEKIT_UI") == "0" else "true",
@@ -190,9 +208,9 @@ def get_spark(app_name: str = "coursekit", conf: Mapping[str, str] | None = None
     """
     global last_java
     settings = {**(conf or {}), **more}
-    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_PYTHON"] = executor_python()
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    os.environ["SPARK_LOCAL_IP"] = LOCALHOST
+    os.environ["SPARK_LOCAL_IP"] = driver_host()
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
     if mode() == "connect":
         return _connect_session(app_name, settings)

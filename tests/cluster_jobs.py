@@ -48,7 +48,10 @@ def job(spark) -> dict:
     )
     groups = [
         [r["k"], r["n"], round(r["sx"], 6)]
-        for r in df.groupBy("k").agg(F.count("*").alias("n"), F.sum("x").alias("sx")).orderBy("k").collect()
+        for r in df.groupBy("k")
+        .agg(F.count("*").alias("n"), F.sum("x").alias("sx"))
+        .orderBy("k")
+        .collect()
     ]
 
     @F.pandas_udf("double")
@@ -96,7 +99,7 @@ def classic(master: str, events: str | None, hold: bool) -> None:
     out["cluster"]["master"] = sc.master
     out["cluster"]["app_id"] = sc.applicationId
     out["cluster"]["executors"] = sorted(
-        e.host() for e in sc.statusTracker().getExecutorInfos()
+        e.host for e in sc.statusTracker().getExecutorInfos()
     )  # the driver is listed too
     print(json.dumps(out), flush=True)
     if hold:

@@ -1,0 +1,461 @@
+"""Scale-out: the course on a standalone cluster and over Spark Connect.
+
+One session fixture starts, from ``coursekit.cluster``, a two-worker standalone
+cluster, a Spark Connect server on it and a history server, all in
+``build/cluster/pytest/`` (so a cluster of ``make cluster-up`` is never touched),
+and ALWAYS stops them: pytest finalizer plus ``atexit``, and leftovers of a
+crashed run are stopped before starting.
+
+Every Spark program runs in a child process (tests/cluster_jobs.py, papermill),
+so the test process holds no JVM and no Spark Connect switch.
+
+Lessons 02 and 03 run at ``SCALE="ci"`` in classic mode on the cluster
+(``COURSEKIT_MASTER``) and over Connect (``SPARK_REMOTE``); their recorded
+figures must match the local run. The local figures come from
+``build/results/<notebook>.json`` (written by the notebook suite, tests/nbrun.py)
+when that file is newer than the notebook and than coursekit; otherwise this
+file runs the notebook locally itself into ``build/results/cluster/local/``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import math
+import os
+import re
+import select
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from coursekit import cluster
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "build" / "results"
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+PATHS = cluster.Paths(ROOT / "build" / "cluster" / ("pytest" + (f"-{WORKER}" if WORKER else "")))
+EVENTS = PATHS.root / "events"
+JOBS = Path(__file__).with_name("cluster_jobs.py")
+
+LESSONS = ["02_deteccao_de_fraudes", "03_recomendacao_als"]
+#: Recorded figures that measure time or the machine, not the model: not compared.
+VOLATILE = re.compile(
+    r"(^|_)(time|times|seconds|secs|sec|s|ms|elapsed|duration|speedup|ratio_time|"
+    r"partitions|executors|cores|mode|master|url)($|_)"
+)
+REL_TOL, ABS_TOL = 0.05, 0.02
+
+pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("cluster")]
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "COURSEKIT_MASTER")}
+    env.update(COURSEKIT_UI="0", PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+# --- the daemons: started once, always stopped --------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def stack(request):
+    """Cluster (2 workers x 1 core) + Connect server on it + history server, on 127.0.0.1."""
+    cluster.stop_all(PATHS)  # leftovers of a run that was killed
+    atexit.register(cluster.stop_all, PATHS)
+    request.addfinalizer(lambda: cluster.stop_all(PATHS))
+    times = {}
+    history: dict = {}
+
+    def start_history():
+        try:
+            history["info"] = cluster.history_up(PATHS, events_dir=EVENTS, port=0)
+        except Exception as exc:  # reported below, in the test thread
+            history["error"] = exc
+
+    thread = threading.Thread(target=start_history)
+    thread.start()
+    t0 = time.monotonic()
+    info = cluster.up(PATHS, master_port=0)
+    times["cluster_up"] = time.monotonic() - t0
+    t0 = time.monotonic()
+    connect = cluster.connect_up(PATHS, master="cluster", port=0)
+    times["connect_up"] = time.monotonic() - t0
+    thread.join()
+    if "error" in history:
+        raise history["error"]
+    print(f"\n[cluster] up {times['cluster_up']:.1f}s, connect up {times['connect_up']:.1f}s")
+    return {"cluster": info, "connect": connect, "history": history["info"], "times": times}
+
+
+_HELD: list[HeldJob] = []
+
+
+def release_held_jobs() -> None:
+    """Free the cluster's cores before a test that needs them (a held app keeps both)."""
+    for job in _HELD:
+        job.release()
+
+
+class HeldJob:
+    """tests/cluster_jobs.py classic --hold: results, and a live cluster app until released."""
+
+    def __init__(self, master: str):
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(JOBS),
+                "classic",
+                "--master",
+                master,
+                "--events",
+                str(EVENTS),
+                "--hold",
+            ],
+            cwd=ROOT,
+            env=child_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.result: dict = {}
+        _HELD.append(self)
+        deadline = time.monotonic() + 900
+        for line in self._lines(deadline):
+            if line.startswith("{"):
+                self.result = json.loads(line)
+            elif line.strip() == "READY":
+                return
+        err = self.proc.stderr.read() if self.proc.poll() is not None else ""
+        self.release()
+        raise AssertionError(
+            f"cluster job did not finish: rc={self.proc.returncode}\n{err[-3000:]}"
+        )
+
+    def _lines(self, deadline):
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.proc.stdout], [], [], 1.0)
+            if ready:
+                line = self.proc.stdout.readline()
+                if not line:
+                    return
+                yield line
+            elif self.proc.poll() is not None:
+                return
+
+    def release(self) -> int | None:
+        """Let the job stop its session (the event log is then complete) and exit."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write("\n")
+                self.proc.stdin.flush()
+                self.proc.wait(timeout=120)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="module")
+def held_job(stack):
+    job = HeldJob(stack["cluster"].master_url)
+    yield job
+    job.release()
+
+
+# --- tests, in the order they run ---------------------------------------------------------
+
+
+def test_cluster_up_is_idempotent(stack):
+    before = cluster.daemon_pid(PATHS, cluster.MASTER_CLASS)
+    again = cluster.up(PATHS)
+    assert again.master_url == stack["cluster"].master_url
+    assert again.master_url.startswith("spark://127.0.0.1:")
+    assert cluster.daemon_pid(PATHS, cluster.MASTER_CLASS) == before
+    page = cluster.master_json(PATHS)
+    assert page["aliveworkers"] == 2 and page["cores"] == 2
+    assert {w["host"] for w in page["workers"]} == {"127.0.0.1"}
+
+
+def test_job_on_cluster_matches_local(held_job):
+    local, remote = held_job.result["local"], held_job.result["cluster"]
+    assert remote["master"].startswith("spark://127.0.0.1:")
+    assert len(remote["executors"]) == 3, remote["executors"]  # driver + one executor per worker
+    assert set(remote["executors"]) == {"127.0.0.1"}
+    assert remote["groups"] == local["groups"]
+    assert remote["udf_mean"] == pytest.approx(local["udf_mean"], abs=1e-9)
+    assert remote["auc"] == pytest.approx(local["auc"], abs=1e-3)
+    print(f"\n[cluster] job local {local['seconds']}s, cluster {remote['seconds']}s")
+
+
+def _listeners(procs: list[psutil.Process]) -> list[tuple[str, int, str, int]]:
+    found = []
+    for proc in procs:
+        try:
+            conns = proc.net_connections(kind="inet")
+            name = " ".join(proc.cmdline())
+        except psutil.NoSuchProcess:
+            continue
+        role = next(
+            (
+                r
+                for r in (
+                    "Master",
+                    "Worker",
+                    "CoarseGrainedExecutorBackend",
+                    "SparkConnectServer",
+                    "HistoryServer",
+                    "pyspark-shell",
+                    "pyspark.daemon",
+                )
+                if r in name
+            ),
+            proc.name(),
+        )
+        for conn in conns:
+            if conn.status == psutil.CONN_LISTEN:
+                found.append((role, proc.pid, conn.laddr.ip, conn.laddr.port))
+    return found
+
+
+def _ipv4(ip: str) -> str:
+    return ip.removeprefix("::ffff:")
+
+
+def test_every_listener_is_loopback(stack, held_job):
+    """Daemons, executors and the cluster app's driver listen on 127.0.0.1 only."""
+    procs = cluster.daemon_processes(PATHS)
+    procs += psutil.Process(held_job.proc.pid).children(recursive=True)  # the driver JVM
+    listeners = _listeners(procs)
+    roles = {role for role, *_ in listeners}
+    for needed in (
+        "Master",
+        "Worker",
+        "CoarseGrainedExecutorBackend",
+        "SparkConnectServer",
+        "HistoryServer",
+        "pyspark-shell",
+    ):
+        assert needed in roles, f"no listening socket found for {needed}: {listeners}"
+    workers = {pid for role, pid, *_ in listeners if role == "Worker"}
+    executors = {pid for role, pid, *_ in listeners if role == "CoarseGrainedExecutorBackend"}
+    assert len(workers) == 2 and len(executors) == 2, listeners
+    bad = [entry for entry in listeners if _ipv4(entry[2]) != "127.0.0.1"]
+    assert not bad, f"listening beyond loopback: {bad}"
+    ports = {port for *_, port in listeners}
+    assert 6066 not in ports, "the master's REST submission server should be off"
+    print(
+        f"\n[cluster] {len(listeners)} listening sockets, all on 127.0.0.1: "
+        + ", ".join(sorted({f"{r}:{p}" for r, _, _, p in listeners}))
+    )
+
+
+def test_history_server_lists_the_cluster_app(stack, held_job):
+    assert held_job.release() == 0
+    app_id = held_job.result["cluster"]["app_id"]
+    url = stack["history"].url + "/api/v1/applications"
+    deadline = time.monotonic() + 60
+    apps = []
+    while time.monotonic() < deadline:
+        apps = cluster._get_json(url)
+        if any(a["id"] == app_id and a["attempts"][0]["completed"] for a in apps):
+            break
+        time.sleep(1)
+    assert any(a["id"] == app_id for a in apps), f"{app_id} not in {[a['id'] for a in apps]}"
+    jobs = cluster._get_json(f"{url}/{app_id}/jobs")
+    assert len(jobs) >= 3 and all(j["status"] == "SUCCEEDED" for j in jobs)
+
+
+# --- lessons on the cluster and over Connect -------------------------------------------
+
+
+def _newest_source_mtime(notebook: Path) -> float:
+    sources = [notebook, *ROOT.joinpath("coursekit").rglob("*.py")]
+    return max(p.stat().st_mtime for p in sources)
+
+
+def run_lesson(notebook: Path, mode: str, env_extra: dict[str, str]) -> tuple[dict, float]:
+    """Execute ``notebook`` with papermill at SCALE="ci"; return (recorded figures, seconds)."""
+    results = RESULTS / "cluster" / mode / f"{notebook.stem}.json"
+    executed = PATHS.root / "executed" / mode / notebook.name
+    results.parent.mkdir(parents=True, exist_ok=True)
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    results.unlink(missing_ok=True)
+    started = time.monotonic()
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "papermill",
+            str(notebook),
+            str(executed),
+            "-p",
+            "SCALE",
+            "ci",
+            "--cwd",
+            str(notebook.parent),
+            "--no-progress-bar",
+            "--kernel",
+            "python3",
+        ],
+        cwd=ROOT,
+        env=child_env(COURSEKIT_RESULTS=str(results), **env_extra),
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    seconds = time.monotonic() - started
+    assert out.returncode == 0, (
+        f"{notebook.name} failed in mode {mode} after {seconds:.0f}s "
+        f"(executed copy: {executed}):\n{out.stderr[-4000:]}"
+    )
+    figures = json.loads(results.read_text()) if results.exists() else {}
+    assert figures, f"{notebook.name} recorded nothing in mode {mode}"
+    return figures, seconds
+
+
+_local_cache: dict[str, tuple[dict, str]] = {}
+
+
+def local_figures(notebook: Path) -> tuple[dict, str]:
+    """The local run's figures: the notebook suite's file when fresh, else a local run now."""
+    if notebook.stem not in _local_cache:
+        suite_file = RESULTS / f"{notebook.stem}.json"
+        if suite_file.exists() and suite_file.stat().st_mtime > _newest_source_mtime(notebook):
+            figures = json.loads(suite_file.read_text())
+            if figures:
+                _local_cache[notebook.stem] = (figures, f"from {suite_file.relative_to(ROOT)}")
+        if notebook.stem not in _local_cache:
+            figures, seconds = run_lesson(notebook, "local", {"COURSEKIT_MASTER": "local[*]"})
+            _local_cache[notebook.stem] = (figures, f"run here in {seconds:.0f}s")
+    return _local_cache[notebook.stem]
+
+
+def compare(local: dict, remote: dict) -> list[str]:
+    """Differences beyond tolerance between two sets of recorded figures (empty: same)."""
+    problems = []
+    keys = [k for k in local if not VOLATILE.search(k)]
+    if not keys:
+        return ["no comparable figure recorded"]
+    for key in keys:
+        if key not in remote:
+            problems.append(f"{key}: recorded locally ({local[key]!r}) but not in this mode")
+            continue
+        a, b = local[key], remote[key]
+        if isinstance(a, bool) or isinstance(b, bool) or isinstance(a, str):
+            if a != b:
+                problems.append(f"{key}: {b!r} != local {a!r}")
+        elif isinstance(a, int | float) and isinstance(b, int | float):
+            if not math.isclose(a, b, rel_tol=REL_TOL, abs_tol=ABS_TOL):
+                problems.append(f"{key}: {b!r} vs local {a!r}")
+        elif isinstance(a, list | dict) and json.dumps(a, sort_keys=True) != json.dumps(
+            b, sort_keys=True
+        ):
+            if not _close_nested(a, b):
+                problems.append(f"{key}: {b!r} vs local {a!r}")
+    return problems
+
+
+def _close_nested(a, b) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close_nested(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close_nested(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
+        return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=ABS_TOL)
+    return a == b
+
+
+def _lesson(name: str) -> Path:
+    path = ROOT / "notebooks" / f"{name}.ipynb"
+    if not path.exists():
+        pytest.skip(f"notebooks/{name}.ipynb does not exist yet (being written)")
+    return path
+
+
+def _check_lesson(name: str, mode: str, env_extra: dict[str, str]) -> None:
+    notebook = _lesson(name)
+    release_held_jobs()
+    local, source = local_figures(notebook)
+    remote, seconds = run_lesson(notebook, mode, env_extra)
+    print(f"\n[{mode}] {name}: {seconds:.0f}s; local figures {source}")
+    problems = compare(local, remote)
+    assert not problems, f"{name} in mode {mode} differs from local:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize("name", LESSONS)
+def test_lesson_on_cluster_matches_local(stack, name):
+    _check_lesson(name, "cluster", {"COURSEKIT_MASTER": stack["cluster"].master_url})
+
+
+def test_ml_pipeline_over_connect(stack, held_job):
+    release_held_jobs()
+    remote = stack["connect"].remote_url
+    assert remote.startswith("sc://127.0.0.1:")
+    out = subprocess.run(
+        [sys.executable, str(JOBS), "connect", "--remote", remote],
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])["connect"]
+    local = held_job.result["local"]
+    assert got["is_connect"] is True
+    assert got["stages"] == 4
+    assert got["groups"] == local["groups"]
+    assert got["udf_mean"] == pytest.approx(local["udf_mean"], abs=1e-9)
+    assert got["auc"] == pytest.approx(local["auc"], abs=1e-3)
+    print(f"\n[connect] job local {local['seconds']}s, connect {got['seconds']}s")
+
+
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize("name", LESSONS)
+def test_lesson_over_connect_matches_local(stack, name):
+    _check_lesson(name, "connect", {"SPARK_REMOTE": stack["connect"].remote_url})
+
+
+def test_compare_flags_a_real_difference():
+    """The comparison itself: same figures pass, a changed metric or a missing one fails."""
+    local = {"auc_rf": 0.91, "n_test": 4000, "fit_seconds": 3.0}
+    assert compare(local, {"auc_rf": 0.915, "n_test": 4010, "fit_seconds": 9.0}) == []
+    assert compare(local, {"auc_rf": 0.80, "n_test": 4000})
+    assert compare(local, {"n_test": 4000})
+
+
+# --- last: nothing is left running -----------------------------------------------------------
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_stop_all_leaves_no_daemon(stack, held_job):
+    held_job.release()
+    procs = cluster.daemon_processes(PATHS)
+    assert len(procs) >= 5  # master, 2 workers, Connect server, history server (+ children)
+    ports = [
+        c.laddr.port
+        for p in procs
+        for c in p.net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN
+    ]
+    assert cluster.stop_all(PATHS) is True
+    alive = [p.pid for p in procs if _alive(p)]
+    assert not alive, f"still running after stop_all: {alive}"
+    assert not [p for p in ports if cluster.port_open(p)], "a daemon port still accepts connections"
+    assert cluster.daemon_processes(PATHS) == []
+    assert cluster.cluster_info(PATHS) is None and cluster.connect_info(PATHS) is None
+    assert cluster.stop_all(PATHS) is False  # idempotent
