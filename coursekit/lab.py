@@ -57,6 +57,19 @@ _OVERRIDES = {
 }
 
 
+#: Student lab only: nbgrader (installed for `make grade`, a command-line tool here) hides
+#: its menus, sidebars and server handlers.
+_SERVER_CONFIG = {
+    "ServerApp": {
+        "jpserver_extensions": {
+            f"nbgrader.server_extensions.{name}": False
+            for name in ("formgrader", "validate_assignment", "assignment_list", "course_list")
+        }
+    }
+}
+_PAGE_CONFIG = {"disabledExtensions": {"@jupyter/nbgrader": True}}
+
+
 def ipython_dir() -> Path:
     """Folder used as ``IPYTHONDIR`` by the lab's kernels (inside this environment)."""
     return Path(sys.prefix) / "share" / "coursekit" / "ipython"
@@ -80,6 +93,25 @@ def prepare_ipython_dir(path: Path | None = None) -> Path:
     if not config.exists() or config.read_text() != _PROFILE_CONFIG:
         config.parent.mkdir(parents=True, exist_ok=True)
         config.write_text(_PROFILE_CONFIG)
+    return path
+
+
+def prepare_config_dir(path: Path | None = None) -> Path:
+    """Write (idempotently) the extra Jupyter config folder of the student lab.
+
+    It goes first in ``JUPYTER_CONFIG_PATH``, so it wins over this
+    environment's defaults while the user's own ``~/.jupyter`` still applies.
+    """
+    path = Path(path or Path(sys.prefix) / "share" / "coursekit" / "jupyter-config")
+    files = {
+        path / "jupyter_server_config.json": _SERVER_CONFIG,
+        path / "labconfig" / "page_config.json": _PAGE_CONFIG,
+    }
+    for file, content in files.items():
+        text = json.dumps(content, indent=2) + "\n"
+        if not file.exists() or file.read_text() != text:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_text(text)
     return path
 
 
@@ -149,6 +181,9 @@ def lab_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     env["SPARK_LOCAL_IP"] = LOCALHOST
     env["PYSPARK_PYTHON"] = sys.executable
+    config_path = [str(prepare_config_dir())]
+    config_path += [p for p in env.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p]
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(dict.fromkeys(config_path))
     if env.get(ENV_SWITCH, "1") != "0":
         env["IPYTHONDIR"] = str(prepare_ipython_dir())
         env[ENV_SWITCH] = "1"

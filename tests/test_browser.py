@@ -63,7 +63,7 @@ def _ensure_chromium() -> None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     steps = [
         [apt, "update", "-q"],
-        [apt, "install", "-y", "-q", "--no-install-recommends", "chromium"],
+        [apt, "install", "-y", "-q", "chromium"],
     ]
     for step in steps:
         done = subprocess.run(
@@ -167,8 +167,15 @@ def test_lesson_00_runs_in_jupyterlab(tmp_path):
             missing = [n for n in names if not re.search(rf"^{n} = \S", text, flags=re.MULTILINE)]
             assert not missing, f"recorded figures not shown in the page: {missing}"
 
-            first = page.locator(".jp-OutputArea-output", has_text=f"{names[0]} = ").first
-            first.scroll_into_view_if_needed()
+            # The README's picture: the first plot if the lesson draws one, else a recorded figure.
+            plot = page.locator(".jp-OutputArea-output img")
+            target = (
+                plot.first
+                if plot.count()
+                else page.locator(".jp-OutputArea-output", has_text=f"{names[0]} = ").first
+            )
+            target.evaluate("node => node.scrollIntoView({block: 'center'})")
+            page.wait_for_timeout(500)
             page.screenshot(path=str(shot))
             # sparkmonitor: `make lab` loads it and get_spark wires its listener -> a job table.
             panel = page.locator(".sparkMonitorCellRoot .jobtable").first

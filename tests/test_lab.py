@@ -66,6 +66,11 @@ def test_lab_env_scopes_sparkmonitor_to_this_environment(tmp_path):
     assert "extensions = ['coursekit.lab']" in config  # loads sparkmonitor's kernel extension
     assert env["SPARK_LOCAL_IP"] == "127.0.0.1"
     assert not (tmp_path / ".ipython").exists()
+    config_dir = Path(env["JUPYTER_CONFIG_PATH"].split(os.pathsep)[0])
+    assert config_dir.is_relative_to(sys.prefix)
+    assert "@jupyter/nbgrader" in (config_dir / "labconfig" / "page_config.json").read_text()
+    kept = lab.lab_env({"JUPYTER_CONFIG_PATH": "/srv/site-config"})["JUPYTER_CONFIG_PATH"]
+    assert kept.split(os.pathsep) == [str(config_dir), "/srv/site-config"]
     off = lab.lab_env({"COURSEKIT_SPARKMONITOR": "0"})
     assert "IPYTHONDIR" not in off
 
@@ -129,6 +134,9 @@ def test_lab_server_answers_api_status(tmp_path):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(server.url + "/api/status", timeout=10)
         assert refused.value.code == 403
+        with pytest.raises(urllib.error.HTTPError) as hidden:
+            server.get("/formgrader")
+        assert hidden.value.code == 404, "nbgrader's UI is for graders, not in the student lab"
         _, specs = server.get("/api/kernelspecs")
         assert "python3" in specs["kernelspecs"]
         assert server.process.poll() is None
