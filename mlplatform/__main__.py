@@ -1,0 +1,7 @@
+"""``python -m mlplatform <step>``: see ``mlplatform.cli``."""
+
+import sys
+
+from mlplatform.cli import main
+
+sys.exit(main())
