@@ -7,6 +7,10 @@ is executed with papermill at ``SCALE="aula"`` (executed copies in
 setup and for slides. A lesson that fails is still exported, so the error
 shows where it happened, and the command exits non-zero.
 
+``python -m coursekit.handouts --pausas`` prints the instructor's cheat sheet:
+every ``> **Pausa do instrutor —** ...`` callout of every lesson (where to
+stop and what to show in the Spark UI).
+
 Examples
 --------
 >>> from coursekit.handouts import handout_paths
@@ -25,6 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SCALES = ("ci", "aula", "grande")
+#: Instructor callout in lesson markdown: where to pause and what to show in the Spark UI.
+PAUSE_MARK = "> **Pausa do instrutor —**"
+#: Words that say what to open in the Spark UI (the tab names, or the UI itself).
+SPARK_UI_WORDS = ("Spark UI", "Jobs", "Stages", "Storage", "Environment", "Executors", "SQL")
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,55 @@ class Handout:
     html: Path
     seconds: float
     error: str | None = None
+
+
+def instructor_pauses(notebook: str | os.PathLike) -> list[tuple[int, str]]:
+    """The instructor pauses of a lesson: (cell number from 1, callout text) in order.
+
+    A pause is a markdown blockquote that starts with :data:`PAUSE_MARK`; it
+    goes on over the following ``>`` lines.
+
+    Examples
+    --------
+    >>> import nbformat, tempfile, os
+    >>> nb = nbformat.v4.new_notebook()
+    >>> nb.cells = [nbformat.v4.new_markdown_cell(
+    ...     "Texto.\\n\\n> **Pausa do instrutor —** abra a Spark UI,\\n> aba *Jobs*.")]
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.ipynb")
+    >>> nbformat.write(nb, path)
+    >>> instructor_pauses(path)
+    [(1, 'abra a Spark UI, aba *Jobs*.')]
+    """
+    import nbformat
+
+    pauses = []
+    cells = nbformat.read(notebook, as_version=4).cells
+    for number, cell in enumerate(cells, start=1):
+        if cell.cell_type != "markdown":
+            continue
+        lines = cell.source.splitlines()
+        for i, line in enumerate(lines):
+            if not line.startswith(PAUSE_MARK):
+                continue
+            text = [line[len(PAUSE_MARK) :].strip()]
+            for more in lines[i + 1 :]:
+                if not more.startswith(">") or more.startswith(PAUSE_MARK):
+                    break
+                text.append(more.lstrip(">").strip())
+            pauses.append((number, " ".join(t for t in text if t)))
+    return pauses
+
+
+def print_pauses(notebooks: Iterable[str | os.PathLike], out=print) -> int:
+    """Print the instructor's cheat sheet: every pause of every lesson. Returns the count."""
+    total = 0
+    for path in notebooks:
+        pauses = instructor_pauses(path)
+        out(f"{Path(path).stem}: {len(pauses)} pausa(s)")
+        for number, text in pauses:
+            out(f"  célula {number:>3}: {text}")
+        total += len(pauses)
+    return total
 
 
 def handout_paths(
@@ -133,7 +190,7 @@ def build_handouts(notebooks: Iterable[str | os.PathLike], **options) -> list[Ha
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m coursekit.handouts [--scale aula] [notebooks...]``."""
+    """``python -m coursekit.handouts [--scale aula] [--pausas] [notebooks...]``."""
     parser = argparse.ArgumentParser(
         prog="python -m coursekit.handouts",
         description="Executa as aulas e gera apostilas HTML (build/html/).",
@@ -142,11 +199,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scale", default=os.environ.get("SCALE", "aula"), choices=SCALES)
     parser.add_argument("--work-dir", default="build/html-work")
     parser.add_argument("--html-dir", default="build/html")
+    parser.add_argument(
+        "--pausas", action="store_true", help="só lista as pausas do instrutor (não executa nada)"
+    )
     args = parser.parse_args(argv)
     notebooks = args.notebooks or sorted(str(p) for p in Path("notebooks").glob("*.ipynb"))
     if not notebooks:
         print("Nenhum notebook encontrado em notebooks/.", file=sys.stderr)
         return 2
+    if args.pausas:
+        print_pauses(notebooks)
+        return 0
     os.environ.setdefault("COURSEKIT_RESULTS", str(Path(args.work_dir).resolve() / "results.json"))
     handouts = build_handouts(
         notebooks, scale=args.scale, work_dir=args.work_dir, html_dir=args.html_dir
