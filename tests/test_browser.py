@@ -138,7 +138,7 @@ def test_lesson_00_runs_in_jupyterlab(tmp_path):
         old.unlink(missing_ok=True)
 
     started = time.perf_counter()
-    env = {"COURSEKIT_UI": "0", "COURSEKIT_RESULTS": str(results)}
+    env = {"COURSEKIT_UI": "0", "COURSEKIT_RESULTS": str(results), "COURSEKIT_SPARKMONITOR": "1"}
     with running_lab(tmp_path, env) as server, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -174,8 +174,9 @@ def test_lesson_00_runs_in_jupyterlab(tmp_path):
                 if plot.count()
                 else page.locator(".jp-OutputArea-output", has_text=f"{names[0]} = ").first
             )
-            target.evaluate("node => node.scrollIntoView({block: 'center'})")
-            page.wait_for_timeout(500)
+            for _ in range(3):  # cells above settle their height (content-visibility) as we scroll
+                target.evaluate("node => node.scrollIntoView({block: 'center'})")
+                page.wait_for_timeout(500)
             page.screenshot(path=str(shot))
             # sparkmonitor: `make lab` loads it and get_spark wires its listener -> a job table.
             panel = page.locator(".sparkMonitorCellRoot .jobtable").first
