@@ -113,7 +113,8 @@ def bin_counts(df: DataFrame, specs: dict[str, dict], by: str | None = None) -> 
     return long.groupBy(*keys, "column", "bin").count().toPandas()
 
 
-def _vector(counts: pd.DataFrame, spec: dict) -> np.ndarray:
+def bin_vector(counts: pd.DataFrame, spec: dict) -> np.ndarray:
+    """Counts per bin (a dense vector) from the rows of ``bin_counts`` of one column."""
     v = np.zeros(n_bins(spec))
     for b, n in zip(counts["bin"], counts["count"], strict=True):
         v[int(b)] += n
@@ -136,9 +137,9 @@ def build_reference(train_df: DataFrame, scored_holdout: DataFrame, cfg: Platfor
     counts = bin_counts(train_df, specs)
     score_counts = bin_counts(scored_holdout, {SCORE: score_spec})
     for column, spec in specs.items():
-        v = _vector(counts[counts["column"] == column], spec)
+        v = bin_vector(counts[counts["column"] == column], spec)
         spec["expected"] = (v / v.sum()).tolist()
-    v = _vector(score_counts, score_spec)
+    v = bin_vector(score_counts, score_spec)
     score_spec["expected"] = (v / v.sum()).tolist()
     return {"columns": specs, "score": score_spec, "threshold": cfg.psi_threshold}
 
@@ -151,7 +152,7 @@ def drift_by_window(df: DataFrame, reference: dict, by: str = "batch_id") -> pd.
     for window, group in counts.groupby(by):
         row = {by: window}
         for column, spec in specs.items():
-            actual = _vector(group[group["column"] == column], spec)
+            actual = bin_vector(group[group["column"] == column], spec)
             name = "psi_score" if column == SCORE else f"psi_{column}"
             row[name] = psi(spec["expected"], actual)
         rows.append(row)
