@@ -44,6 +44,9 @@ CHROMIUM_ARGS = [
 LESSON = Path("notebooks/00_introducao_ml_distribuido.ipynb")
 SCREENSHOTS = ROOT / "build" / "screenshots"
 RUN_TIMEOUT_S = 600
+#: Scale the lesson runs at: "aula" (the default a student runs). COURSEKIT_BROWSER_SCALE=ci
+#: edits the parameters cell in the page first, as a student would, for a quicker run.
+SCALE = os.environ.get("COURSEKIT_BROWSER_SCALE", "aula")
 KERNEL_TIMEOUT_S = 120
 COMM_READY = "SparkMonitor: Connection with comms established"
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)|Cell In\[\d+\], line \d+")
@@ -118,6 +121,18 @@ def _wait_until_done(page, n_cells: int) -> dict:
     pytest.fail(f"a execução não terminou em {RUN_TIMEOUT_S} s; prompts: {state.get('prompts')}")
 
 
+def _set_scale(page, scale: str) -> None:
+    """Type SCALE = "<scale>" into the parameters cell (in the page only; autosave is off)."""
+    cell = page.locator(".jp-CodeCell", has_text="SCALE =").first
+    editor = cell.locator(".cm-content").first
+    editor.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.press("Enter")
+    page.keyboard.type(f'SCALE = "{scale}"  # changed in the browser test')
+    page.keyboard.press("Escape")
+    assert f'SCALE = "{scale}"' in cell.inner_text()
+
+
 def test_lesson_00_runs_in_jupyterlab(tmp_path):
     """Lesson 00: Run All Cells in Chromium, no error, recorded figures shown, screenshots saved."""
     _ensure_chromium()
@@ -156,6 +171,8 @@ def test_lesson_00_runs_in_jupyterlab(tmp_path):
                 )
                 page.wait_for_timeout(250)
             kernel_s = time.perf_counter() - started
+            if SCALE != "aula":
+                _set_scale(page, SCALE)
             page.locator(".lm-MenuBar-item", has_text="Run").first.click()
             page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()
             state = _wait_until_done(page, n_cells)
@@ -188,7 +205,7 @@ def test_lesson_00_runs_in_jupyterlab(tmp_path):
             browser.close()
     total_s = time.perf_counter() - started
     print(
-        f"\nbrowser test: kernel ready {kernel_s:.1f} s, run all done {ran_s:.1f} s, "
+        f"\nbrowser test (SCALE={SCALE}): kernel ready {kernel_s:.1f} s, run all done {ran_s:.1f} s, "
         f"total {total_s:.1f} s; screenshots in {SCREENSHOTS}"
     )
 
