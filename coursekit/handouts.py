@@ -32,7 +32,16 @@ SCALES = ("ci", "aula", "grande")
 #: Instructor callout in lesson markdown: where to pause and what to show in the Spark UI.
 PAUSE_MARK = "> **Pausa do instrutor —**"
 #: Words that say what to open in the Spark UI (the tab names, or the UI itself).
-SPARK_UI_WORDS = ("Spark UI", "Jobs", "Stages", "Storage", "Environment", "Executors", "SQL")
+SPARK_UI_WORDS = (
+    "Spark UI",
+    "Jobs",
+    "Stages",
+    "Storage",
+    "Environment",
+    "Executors",
+    "SQL",
+    "Structured Streaming",
+)
 
 
 @dataclass(frozen=True)
