@@ -96,7 +96,12 @@ def test_offline_overrides_merge(tmp_path):
 
 
 def _probe_kernel(env: dict[str, str]) -> str:
-    manager, client = start_new_kernel(kernel_name="python3", env=env, cwd=str(ROOT))
+    manager, client = start_new_kernel(
+        kernel_name="python3",
+        env=env,
+        cwd=str(ROOT),
+        extra_arguments=["--HistoryManager.hist_file=:memory:"],  # nothing in ~/.ipython
+    )
     try:
         outputs: list[str] = []
         reply = client.execute_interactive(
