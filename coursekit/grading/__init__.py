@@ -18,25 +18,19 @@ It follows the course's notebook conventions (markdown title, objectives and
 time, ONE code cell tagged ``parameters`` with ``SCALE = "aula"`` and
 ``SEED = 42``, ``spark = get_spark("exNN_<nome>")``, last code cell
 ``spark.stop()``, no outputs) and marks cells with standard nbgrader metadata
-(``cell.metadata["nbgrader"]``, ``schema_version: 3``):
+``cell.metadata["nbgrader"]`` (always ``schema_version: 3``, ``task: false``
+and a unique ``grade_id``):
 
-=================  ==========================================================  =================
-role               metadata (besides ``grade_id``, ``schema_version: 3``,       student version
-                   ``task: false``)
-=================  ==========================================================  =================
-answer cell        ``solution: true, grade: false, locked: false``             code between the
-                                                                               markers becomes
-                                                                               ``# SEU CÓDIGO
-                                                                               AQUI`` +
-                                                                               ``raise
-                                                                               NotImplementedError()``
-graded test cell   ``solution: false, grade: true, locked: true, points: N``   hidden tests
-(one **part**)                                                                 removed, cell
-                                                                               read-only
-given code         ``solution: false, grade: false, locked: true``             read-only; the
-(optional)                                                                     grader restores
-                                                                               it if edited
-=================  ==========================================================  =================
+* answer cell: ``solution: true, grade: false, locked: false``. In the
+  student version the code between the markers becomes
+  ``# SEU CÓDIGO AQUI`` + ``raise NotImplementedError()``.
+* graded test cell, one *part*: ``solution: false, grade: true, locked: true,
+  points: N``. In the student version its hidden tests are removed and the
+  cell is read-only; the grader always runs the original (with hidden tests),
+  even if the student edited it.
+* given code (optional): ``solution: false, grade: false, locked: true``:
+  read-only for the student and restored by the grader if edited. Use it for
+  the parameters cell, data loading and the final ``spark.stop()``.
 
 Rules the grader and its self-test rely on:
 
@@ -48,8 +42,9 @@ Rules the grader and its self-test rely on:
    ``points`` > 0. Answer cells are named ``<part>_codigo`` (any unique id
    works). A part's answer cells come right before its test cell, and a later
    part must not need an earlier part's answer to *run* (reuse given data, not
-   the student's result), so one wrong part costs exactly its own points. The
-   self-test checks this by blanking the last part.
+   the student's result), so one wrong part costs exactly its own points
+   (``make test`` checks this on the example; for a real exercise grade
+   ``notebooks.blank_part(solution, "parte_b")`` once by hand).
 3. A test cell is plain ``assert`` lines: first the visible checks (schema,
    types, ranges a student can run), then hidden ones between
    ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``. A part scores all its

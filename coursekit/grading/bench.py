@@ -68,6 +68,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--exercises", default=None, help="só estes exercícios, separados por vírgula")
     p.add_argument("--no-connect", action="store_true")
     p.add_argument("--timeout", type=int, default=None)
+    p.add_argument("--grades", default=None, help="guarda notas, feedback e logs nesta pasta")
     return p
 
 
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.monotonic()
         run = grade(
             subs,
-            Path(tmp) / "notas",
+            Path(args.grades) if args.grades else Path(tmp) / "notas",
             solutions_dir=sorted({str(p.parent) for p in solutions.values()}),
             jobs=args.jobs,
             timeout=args.timeout,

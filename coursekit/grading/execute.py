@@ -29,6 +29,8 @@ from __future__ import annotations
 import math
 import time
 
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
 from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
@@ -41,6 +43,54 @@ KERNEL_DIED = "KernelMorreu"
 TRUNCATED_NOTE = (
     "\n[... saída truncada pelo corretor: mais de {limit} caracteres nesta célula ...]\n"
 )
+
+
+#: Imported by a warm kernel before it gets a notebook (libraries only, no state).
+PRELOAD = ("import pyspark.sql.connect.session", "import coursekit.session")
+
+
+class KernelPool:
+    """One kernel started ahead of time, so the next notebook does not wait for it.
+
+    The worker calls :meth:`prestart` when it becomes idle; the kernel boots and
+    imports :data:`PRELOAD` while the worker waits for its next job, and
+    :class:`GradingExecute` takes it instead of starting one. Each kernel still
+    runs exactly one notebook and is shut down after it.
+    """
+
+    def __init__(self, kernel_name: str = "python3", cwd: str | None = None):
+        self.kernel_name = kernel_name
+        self.cwd = cwd
+        self._km: AsyncKernelManager | None = None
+
+    def prestart(self) -> None:
+        """Launch the next kernel (returns at once; the kernel boots in the background)."""
+        if self._km is not None:
+            return
+        km = AsyncKernelManager(kernel_name=self.kernel_name)
+        lines = "[" + ",".join(repr(line) for line in PRELOAD) + "]"
+        args = ["--HistoryManager.hist_file=:memory:", f"--IPKernelApp.exec_lines={lines}"]
+        try:
+            run_sync(km.start_kernel)(extra_arguments=args, cwd=self.cwd)
+        except Exception:  # noqa: BLE001 (GradingExecute will start its own)
+            return
+        self._km = km
+
+    def take(self) -> AsyncKernelManager | None:
+        """The warm kernel's manager (None when there is none or it died)."""
+        km, self._km = self._km, None
+        if km is not None and not run_sync(km.is_alive)():
+            return None
+        return km
+
+    def shutdown(self) -> None:
+        """Kill the waiting kernel, if any."""
+        km, self._km = self._km, None
+        if km is not None:
+            try:
+                run_sync(km.shutdown_kernel)(now=True)
+            except Exception:  # noqa: BLE001
+                pass
 
 
 def _is_test_cell(cell) -> bool:
@@ -59,6 +109,26 @@ class GradingExecute(Execute):
     notebook_timeout = Integer(600, help="seconds for the whole notebook").tag(config=True)
     max_output_chars = Integer(100_000, help="output characters kept per cell").tag(config=True)
     stop_reason = Unicode("", help="why execution stopped early (set while running)")
+    #: Set by the worker: where a warm kernel comes from (None: start one per notebook).
+    pool: KernelPool | None = None
+
+    def create_kernel_manager(self):
+        km = self.pool.take() if self.pool is not None else None
+        self._warm = km is not None
+        if km is None:
+            return super().create_kernel_manager()
+        self.km = km
+        return km
+
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        path = (self.resources or {}).get("metadata", {}).get("path")
+        if getattr(self, "_warm", False) and path:  # a warm kernel started elsewhere: move it
+            msg_id = kc.execute(f"import os as _os; _os.chdir({str(path)!r}); del _os", silent=True)
+            await self.async_wait_for_reply(msg_id)
+        return kc
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
     def preprocess(self, nb, resources=None, km=None):
         self._deadline = time.monotonic() + self.notebook_timeout
@@ -90,6 +160,7 @@ class GradingExecute(Execute):
             self._skip(cell)
             return cell, resources
         self.timeout = max(1, math.ceil(remaining))
+        started = time.monotonic()
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
@@ -98,6 +169,7 @@ class GradingExecute(Execute):
             )
             cell.outputs.append(grader_error(KERNEL_DIED, self.stop_reason))
             return cell, resources
+        self.log.info("cell %d: %.1f s", index, time.monotonic() - started)
         if any(o.get("ename") == TIMED_OUT for o in cell.get("outputs", [])):
             self.stop_reason = (
                 f"o tempo limite do notebook ({self.notebook_timeout} s) acabou na célula {index}"

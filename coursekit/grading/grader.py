@@ -116,7 +116,7 @@ def _student_root(folder: Path) -> Path:
     """Descend through single wrapping folders until student folders hold notebooks."""
     while True:
         dirs = _visible_dirs(folder)
-        if any(_notebooks_of(d) for d in dirs) or len(dirs) != 1:
+        if len(dirs) != 1 or any(dirs[0].glob("*.ipynb")):
             return folder
         folder = dirs[0]
 
@@ -296,7 +296,6 @@ def _kernel_env(log_dir: Path, spark_remote: str | None) -> dict[str, str]:
         "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter")
         + (os.pathsep + os.environ["JUPYTER_PATH"] if os.environ.get("JUPYTER_PATH") else ""),
         "PYTHONWARNINGS": "ignore::DeprecationWarning",
-        "MPLBACKEND": "Agg",
     }
     if spark_remote:
         env["SPARK_REMOTE"] = spark_remote
@@ -369,6 +368,8 @@ def grade(
     if feedback_dir.exists():
         shutil.rmtree(feedback_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
+    for old_log in log_dir.glob("*.log"):
+        old_log.unlink()
     work = Path(tempfile.mkdtemp(prefix="coursekit-grading-")) if not keep else grades_dir / "work"
     if keep and work.exists():
         shutil.rmtree(work)
@@ -389,26 +390,13 @@ def grade(
             if p.jobs:
                 from coursekit.grading.exercises import build_course
 
+                remote = None
+                if connect:  # the JVM starts while nbgrader prepares the course
+                    server, remote = _launch_server(log_dir, progress)
                 progress(f"preparando {len(p.exercises)} exercício(s) com nbgrader...")
                 build_course({e: solutions[e] for e in p.exercises}, work / "master")
-                remote = None
-                if connect:
-                    from coursekit.grading.server import ConnectServer
-
-                    server = ConnectServer(log_dir / "connect-server.log")
-                    try:
-                        remote = server.launch()  # starts while the workers import nbgrader
-                    except Exception as exc:  # noqa: BLE001 (no Java, no pyspark: grade without it)
-                        progress(
-                            f"aviso: Spark Connect indisponível ({exc}); cada notebook iniciará o próprio Spark"
-                        )
-                        server = None
                 env = _kernel_env(log_dir, remote)
                 n = max(1, min(jobs, len(p.jobs)))
-                progress(
-                    f"corrigindo {len(p.jobs)} notebook(s) com {n} processo(s)"
-                    f"{' e um servidor Spark Connect' if remote else ''}..."
-                )
                 ctx = multiprocessing.get_context("spawn")
                 data = str(data_dir) if data_dir and Path(data_dir).is_dir() else None
                 slots = [
@@ -428,6 +416,11 @@ def grade(
                 if server is not None and not _wait_server(server, progress):
                     server = None
                     _without_connect(slots)
+                progress(
+                    f"corrigindo {len(p.jobs)} notebook(s) com {n} processo(s)"
+                    f"{' e um servidor Spark Connect' if server else ''} "
+                    f"(preparação: {time.monotonic() - start:.0f} s)..."
+                )
                 results.extend(_run(slots, list(p.jobs), server, parts, progress, write_feedback))
     finally:
         for slot in slots:
@@ -447,6 +440,19 @@ def _without_connect(slots) -> None:
     for slot in slots:
         slot.args[4].pop("SPARK_REMOTE", None)  # the env dict is shared by all slots
         slot.stale = True
+
+
+def _launch_server(log_dir: Path, progress):
+    from coursekit.grading.server import ConnectServer
+
+    server = ConnectServer(log_dir / "connect-server.log")
+    try:
+        return server, server.launch()
+    except Exception as exc:  # noqa: BLE001 (no Java, no pyspark: grade without it)
+        progress(
+            f"aviso: Spark Connect indisponível ({exc}); cada notebook iniciará o próprio Spark"
+        )
+        return None, None
 
 
 def _wait_server(server, progress) -> bool:

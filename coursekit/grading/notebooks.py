@@ -207,6 +207,12 @@ def validate_solution(nb, name: str) -> list[str]:
             problems.append(f"célula {index} ('{gid}'): célula de resposta sem ### BEGIN SOLUTION")
     if not parts_of(nb):
         problems.append("nenhuma célula de teste com pontos (nbgrader grade: true)")
+    owned = answer_cells_by_part(nb)
+    for part in parts_of(nb):
+        if not owned.get(part.name):
+            problems.append(
+                f"a parte '{part.name}' não tem célula de resposta própria entre o teste anterior e o seu"
+            )
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and cell.get("outputs"):
             problems.append(f"célula {index}: tem saídas; limpe-as antes de salvar")

@@ -216,6 +216,13 @@ class Worker:
         self.config.LimitOutput.max_lines = 1000
         self.config.LimitOutput.max_traceback = 100
         self.config.KernelSpecManager.ensure_native_kernel = True
+        self.config.GradingExecute.shutdown_kernel = "immediate"
+        from coursekit.grading.execute import GradingExecute, KernelPool
+
+        os.environ["COURSEKIT_RESULTS"] = str(self.course / "results.json")
+        self.pool = KernelPool("python3", str(self.course))
+        GradingExecute.pool = self.pool
+        self.pool.prestart()
 
     @staticmethod
     def _preprocessors() -> list:
@@ -263,6 +270,7 @@ class Worker:
             result.notes.insert(0, job.note)
             for p in result.parts:
                 p.reason = "; ".join(x for x in (job.note, p.reason) if x)
+        self.pool.prestart()  # the next kernel boots while this result is reported
         result.seconds = round(time.monotonic() - start, 2)
         self._feedback(job, result, executed)
         return result
@@ -280,18 +288,15 @@ class Worker:
         nbformat.write(nb, target)
         self._link_data(job.key)
         self.config.GradingExecute.notebook_timeout = int(job.timeout)
-        os.environ["COURSEKIT_RESULTS"] = str(
-            self.course / "results" / f"{job.key}-{job.exercise}.json"
-        )
+        Path(os.environ["COURSEKIT_RESULTS"]).unlink(missing_ok=True)
         from nbgrader.apps import NbGraderAPI
 
-        from coursekit.grading.exercises import quiet_logs
-
-        with quiet_logs():
-            outcome = NbGraderAPI(config=self.config).autograde(
-                job.exercise, job.key, force=True, create=True
-            )
+        started = time.monotonic()
+        outcome = NbGraderAPI(config=self.config).autograde(
+            job.exercise, job.key, force=True, create=True
+        )
         print(outcome.get("log", ""), outcome.get("error") or "", sep="\n", flush=True)
+        print(f"autograde: {time.monotonic() - started:.1f} s", flush=True)
         executed_path = (
             self.course / "autograded" / job.key / job.exercise / f"{job.exercise}.ipynb"
         )
@@ -396,13 +401,18 @@ def serve(conn, course: str, master: str, data_dir: str | None, log_path: str) -
     sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
     worker = Worker(course, master, data_dir)
     conn.send({"ready": True})
-    while True:
-        try:
-            message = conn.recv()
-        except EOFError:
-            return
-        if message is None:
-            return
-        job = Job(**message)
-        print(f"--- {job.student} / {job.exercise}", flush=True)
-        conn.send(worker.grade(job).to_dict())
+    try:
+        while True:
+            try:
+                message = conn.recv()
+            except EOFError:
+                return
+            if message is None:
+                return
+            job = Job(**message)
+            print(f"--- {job.student} / {job.exercise}", flush=True)
+            result = worker.grade(job)
+            print(f"done in {result.seconds:.1f} s", flush=True)
+            conn.send(result.to_dict())
+    finally:
+        worker.pool.shutdown()
