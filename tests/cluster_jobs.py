@@ -26,7 +26,7 @@ import time
 
 import pandas as pd
 
-ROWS = 200_000
+ROWS = 50_000
 PARTITIONS = 4
 
 
@@ -60,15 +60,14 @@ def job(spark) -> dict:
 
     udf_mean = df.select(plus_one("x").alias("y")).agg(F.avg("y")).first()[0]
 
-    data = df.limit(20_000).withColumn(
-        "label", ((F.col("x") + (F.col("k") / 14.0)) > 0.75).cast("double")
-    )
+    noise = (F.abs(F.xxhash64("id", F.lit(7))) % 1000) / 1000.0
+    data = df.withColumn("label", ((F.col("x") + F.col("k") / 14.0 + noise) > 1.25).cast("double"))
     pipeline = Pipeline(
         stages=[
             StringIndexer(inputCol="cat", outputCol="cat_idx"),
             VectorAssembler(inputCols=["cat_idx", "x", "k"], outputCol="raw"),
             StandardScaler(inputCol="raw", outputCol="features"),
-            LogisticRegression(labelCol="label", maxIter=20),
+            LogisticRegression(labelCol="label", maxIter=10),
         ]
     )
     model = pipeline.fit(data)
