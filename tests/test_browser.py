@@ -155,7 +155,15 @@ def test_lesson_00_runs_in_jupyterlab(tmp_path):
     started = time.perf_counter()
     env = {"COURSEKIT_UI": "0", "COURSEKIT_RESULTS": str(results), "COURSEKIT_SPARKMONITOR": "1"}
     with running_lab(tmp_path, env) as server, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            env={
+                **os.environ,
+                "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
+                "XDG_CACHE_HOME": str(tmp_path / "xdg"),
+            },
+        )
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             console: list[str] = []
