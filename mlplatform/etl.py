@@ -80,13 +80,22 @@ N_MALFORMED_LINES = 3
 
 
 # --------------------------------------------------------------------------- landing
-def write_landing(spark: SparkSession, cfg: PlatformConfig, *, n: int | None = None) -> dict:
+def write_landing(
+    spark: SparkSession, cfg: PlatformConfig, *, n: int | None = None, data=None
+) -> dict:
     """Write raw transaction files (CSV + JSON) with known bad records into ``cfg.landing``.
 
     Per 1,000 rows (chosen by a hash of the id, so deterministic): 5 get an
     invalid amount, 3 lose ``customer_id``, 2 lose ``transaction_id``, 5 get an
     invalid timestamp, and 10 are sent twice (once in each format). A legacy
     export adds ``N_MALFORMED_LINES`` truncated JSON lines.
+
+    Parameters
+    ----------
+    n : int, optional
+        Rows to generate (default: the size of ``cfg.scale``).
+    data : coursekit.datasets.Dataset, optional
+        An already generated ``transactions`` dataset (to keep its ``.truth`` at hand).
 
     Returns
     -------
@@ -96,7 +105,8 @@ def write_landing(spark: SparkSession, cfg: PlatformConfig, *, n: int | None = N
     """
     from coursekit.datasets import generate
 
-    data = generate("transactions", spark, scale=cfg.scale, seed=cfg.seed, n=n)
+    if data is None:
+        data = generate("transactions", spark, scale=cfg.scale, seed=cfg.seed, n=n)
     tid = F.col("transaction_id")
     bucket = F.pmod(F.xxhash64(tid, F.lit(cfg.seed), F.lit("defect")), F.lit(1000))
     variant = F.pmod(F.xxhash64(tid, F.lit(cfg.seed), F.lit("variant")), F.lit(4)).cast("int") + 1
