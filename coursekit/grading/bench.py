@@ -5,7 +5,9 @@ a temporary folder (a third of the students hand in the solution, a third the
 untouched exercise, a third the solution with its last part blanked), grades
 it like ``make grade`` and reports submissions per minute. Exercises are the
 ``solutions/ex*.ipynb`` of the repository, or the format example
-``tests/fixtures/grading/ex00_exemplo.ipynb`` while there are none.
+``tests/fixtures/grading/ex00_exemplo.ipynb`` while there are none;
+``--solutions tests/fixtures/grading/bench`` uses a stand-in of realistic size
+(transactions at SCALE="ci", an MLlib pipeline, an AUC check against the truth).
 
 This is a measurement, not a test: nothing is asserted.
 

@@ -366,7 +366,7 @@ class Worker:
         if given_errors:
             i, e = given_errors[0]
             notes.append(
-                f"erro na célula {i}: {reason_for_error(e, answer=False)[len('o teste falhou: ') :]}"
+                f"erro na célula {i}: {e.get('ename', 'Erro')}: {_first_line(e.get('evalue', ''))}"
             )
         return Result(job.student, job.exercise, out, notes)
 
