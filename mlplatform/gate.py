@@ -128,13 +128,9 @@ def decide(
 
 def holdout_auc(spark: SparkSession, cfg: PlatformConfig, version: str) -> float:
     """AUC of a registered model version on the current holdout."""
-    import mlflow.spark
+    from mlplatform.train import load_version, with_score
 
-    from mlplatform.train import with_score
-
-    tmp = cfg.root / "tmp"
-    tmp.mkdir(parents=True, exist_ok=True)
-    model = mlflow.spark.load_model(f"models:/{cfg.model_name}/{version}", dfs_tmpdir=str(tmp))
+    model = load_version(cfg, version)
     return evaluator().evaluate(with_score(model.transform(load_split(spark, cfg, "holdout"))))
 
 

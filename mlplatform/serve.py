@@ -1,7 +1,8 @@
 """Step 5 - Deployment: the champion model, loaded from the registry, scores batches and a stream.
 
 * ``load_champion`` resolves the alias ``champion`` to a version and loads that
-  version (``models:/<name>/<version>``), so the scores name the exact version.
+  version (``models:/<name>/<version>``), so the scores name the exact version
+  (a process keeps each loaded version in memory: versions are immutable).
 * ``score`` = online feature lookup (join on ``customer_id``) + the pipeline.
 * ``score_batch`` scores Parquet files in one job.
 * ``run_stream`` is lesson 09's pattern: a file source with an explicit schema
@@ -40,7 +41,7 @@ from pyspark.sql.types import (
 
 from mlplatform import features
 from mlplatform.config import PlatformConfig, write_report
-from mlplatform.train import mlflow_setup, with_score
+from mlplatform.train import load_version, mlflow_setup, with_score
 
 #: Schema of the incoming transactions (no label: fraud is known only weeks later).
 STREAM_SCHEMA = StructType(
@@ -79,7 +80,6 @@ def checkpoint(cfg: PlatformConfig) -> Path:
 
 def load_champion(cfg: PlatformConfig) -> tuple[PipelineModel, str]:
     """The model the alias ``champion`` points to, and its version number."""
-    import mlflow.spark
     from mlflow.exceptions import MlflowException
 
     client = mlflow_setup(cfg)
@@ -90,10 +90,7 @@ def load_champion(cfg: PlatformConfig) -> tuple[PipelineModel, str]:
             f"Nenhum modelo 'champion' registrado para {cfg.model_name!r} em {cfg.tracking_uri}. "
             "Rode antes: python -m mlplatform train && python -m mlplatform gate"
         ) from None
-    tmp = cfg.root / "tmp"
-    tmp.mkdir(parents=True, exist_ok=True)
-    model = mlflow.spark.load_model(f"models:/{cfg.model_name}/{version}", dfs_tmpdir=str(tmp))
-    return model, str(version)
+    return load_version(cfg, str(version)), str(version)
 
 
 def score(

@@ -114,10 +114,11 @@ def split_by_time(df: DataFrame, holdout_fraction: float) -> tuple[DataFrame, Da
 def build_datasets(spark: SparkSession, cfg: PlatformConfig) -> dict:
     """Point-in-time training frame, time split, snapshots in ``datasets/``."""
     labelled = spark.read.parquet(str(cfg.lake)).drop("date")
-    frame = features.training_frame(spark, cfg, labelled)
+    frame = features.training_frame(spark, cfg, labelled).cache()  # used by 3 jobs below
     train, holdout, cutoff = split_by_time(frame, cfg.holdout_fraction)
     train.write.mode("overwrite").parquet(str(cfg.datasets / "train"))
     holdout.write.mode("overwrite").parquet(str(cfg.datasets / "holdout"))
+    frame.unpersist()
     train = spark.read.parquet(str(cfg.datasets / "train"))
     stats = train.agg(F.count("*").alias("n"), F.avg(LABEL).alias("rate")).first()
     return {
@@ -248,6 +249,25 @@ def register(client, cfg: PlatformConfig, run_id: str, model_uri: str) -> str:
     mv = client.create_model_version(cfg.model_name, source=model_uri, run_id=run_id)
     client.set_registered_model_alias(cfg.model_name, "candidate", mv.version)
     return str(mv.version)
+
+
+_LOADED: dict[tuple, PipelineModel] = {}
+
+
+def load_version(cfg: PlatformConfig, version: str) -> PipelineModel:
+    """Load a registered model version (kept in memory: a registry version never changes)."""
+    import mlflow.spark
+    from pyspark import SparkContext
+
+    # a new SparkContext (after spark.stop()) cannot use models loaded by the old one
+    key = (id(SparkContext._active_spark_context), cfg.tracking_uri, cfg.model_name, str(version))
+    if key not in _LOADED:
+        mlflow_setup(cfg)
+        tmp = cfg.root / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        uri = f"models:/{cfg.model_name}/{version}"
+        _LOADED[key] = mlflow.spark.load_model(uri, dfs_tmpdir=str(tmp))
+    return _LOADED[key]
 
 
 def last_training(cfg: PlatformConfig) -> dict:
