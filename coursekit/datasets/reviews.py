@@ -1,4 +1,125 @@
-NAME="reviews"
-SIZES={"ci":1,"aula":1,"grande":1}
-OPTIONS={}
-SCHEMA={}
+"""Product reviews in Portuguese with a sentiment label and known label noise.
+
+A review has a true sentiment (positive with probability ``POSITIVE_RATE``).
+Its text is 1 to 4 opinion clauses that all express that sentiment — some
+directly ("a entrega foi muito rápida"), some through negation of the
+opposite word ("o produto não é ruim") — mixed with neutral sentences and
+occasional typos ("otimo", "pessimo"). So the text determines the true
+sentiment; the observed label ``sentiment`` is then flipped with probability
+``LABEL_NOISE``, which makes ``1 - LABEL_NOISE`` the accuracy ceiling.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from coursekit.datasets._base import Dataset, Truth
+from coursekit.datasets._random import Rng, lookup, range_ids
+
+NAME = "reviews"
+SIZES = {"ci": 4_000, "aula": 40_000, "grande": 20_000_000}
+OPTIONS = {"label_noise": 0.05}
+POSITIVE_RATE = 0.6
+NEGATION_RATE = 0.25
+INTENSIFIER_RATE = 0.4
+TYPO_RATE = 0.08
+N_PRODUCTS = 500
+
+SCHEMA = {"review_id": "bigint", "product_id": "int", "text": "string", "sentiment": "int"}
+
+SUBJECTS = ("o produto", "a entrega", "a qualidade", "o atendimento", "a embalagem", "o acabamento",
+            "o preço", "a bateria", "o material", "o tamanho")  # fmt: skip
+VERBS = ("é", "foi", "ficou", "parece", "está")
+POSITIVE = ("bom", "ótimo", "excelente", "maravilhoso", "rápido", "perfeito", "bonito", "resistente",
+            "confortável", "incrível")  # fmt: skip
+NEGATIVE = ("ruim", "péssimo", "horrível", "lento", "frágil", "decepcionante", "fraco", "defeituoso",
+            "caro", "terrível")  # fmt: skip
+#: The same words with a typo (same positions as above).
+POSITIVE_TYPO = ("bon", "otimo", "exelente", "maravilhozo", "rapido", "perfeto", "bunito", "resistente",
+                 "confortavel", "incrivel")  # fmt: skip
+NEGATIVE_TYPO = ("ruin", "pessimo", "horrivel", "lento", "fragil", "decepsionante", "fraco", "defeituozo",
+                 "caro", "terivel")  # fmt: skip
+INTENSIFIERS = ("muito", "super", "bem", "extremamente", "bastante")
+NEGATIONS = ("não", "nada", "nem um pouco")
+NEUTRAL = ("comprei pela internet", "uso todos os dias", "foi um presente para minha mãe",
+           "chegou numa terça-feira", "vi a propaganda na televisão", "é a segunda vez que compro",
+           "veio na cor azul", "paguei no cartão", "comparei com outras marcas", "uso no trabalho")  # fmt: skip
+CLOSINGS_POS = ("recomendo", "compraria de novo", "valeu cada centavo", "nota dez")
+CLOSINGS_NEG = ("não recomendo", "quero devolver", "dinheiro jogado fora", "nunca mais compro")
+MAX_CLAUSES = 4
+
+
+def build(
+    spark: SparkSession, n: int, seed: int, partitions: int | None, options: dict, scale: str = "ci"
+) -> Dataset:
+    """Generate ``n`` reviews, their observed labels and the true sentiment."""
+    noise = options["label_noise"]
+    if not isinstance(noise, int | float) or not 0.0 <= float(noise) < 0.5:
+        raise ValueError(
+            f"A opção 'label_noise' de reviews deve estar em [0, 0.5). Recebido: {noise!r}."
+        )
+    rng = Rng(seed, NAME)
+    rid = F.col("review_id")
+    base = range_ids(spark, n, partitions, "review_id").select(
+        rid,
+        rng.integer("product", 1, N_PRODUCTS + 1, rid).cast("int").alias("product_id"),
+        rng.bernoulli("sentiment", POSITIVE_RATE, rid).cast("int").alias("true_sentiment"),
+        rng.integer("n_clauses", 1, MAX_CLAUSES + 1, rid).cast("int").alias("_n"),
+    )
+    positive = F.col("true_sentiment") == 1
+    words_pos, words_neg = list(POSITIVE), list(NEGATIVE)
+    typo_pos, typo_neg = list(POSITIVE_TYPO), list(NEGATIVE_TYPO)
+    parts = []
+    for k in range(MAX_CLAUSES):
+        negated = rng.bernoulli(f"neg{k}", NEGATION_RATE, rid)
+        # a negated clause uses a word of the opposite polarity: "não é ruim" is positive
+        word_is_positive = positive != negated
+        idx = rng.integer(f"word{k}", 0, len(POSITIVE), rid)
+        typo = rng.bernoulli(f"typo{k}", TYPO_RATE, rid)
+        word = F.when(
+            word_is_positive,
+            F.when(typo, lookup(typo_pos, idx)).otherwise(lookup(words_pos, idx)),
+        ).otherwise(F.when(typo, lookup(typo_neg, idx)).otherwise(lookup(words_neg, idx)))
+        intens = F.when(
+            rng.bernoulli(f"int{k}", INTENSIFIER_RATE, rid) & ~negated,
+            lookup(list(INTENSIFIERS), rng.integer(f"intw{k}", 0, len(INTENSIFIERS), rid)),
+        )
+        negation = F.when(negated, lookup(list(NEGATIONS), rng.integer(f"negw{k}", 0, len(NEGATIONS), rid)))
+        subject = lookup(list(SUBJECTS), rng.integer(f"subj{k}", 0, len(SUBJECTS), rid))
+        verb = lookup(list(VERBS), rng.integer(f"verb{k}", 0, len(VERBS), rid))
+        clause = F.concat_ws(" ", subject, F.when(negated, F.lit("não")), verb, negation, intens, word)
+        # "nada"/"nem um pouco" read as "não é nada bom" — drop the duplicated "não" for "não"
+        clause = F.regexp_replace(clause, r"não (\S+) não ", "não $1 ")
+        neutral = F.when(
+            rng.bernoulli(f"neutral{k}", 0.3, rid),
+            lookup(list(NEUTRAL), rng.integer(f"neutralw{k}", 0, len(NEUTRAL), rid)),
+        )
+        parts.append(F.when(F.lit(k) < F.col("_n"), F.concat_ws(", ", clause, neutral)))
+    closing = F.when(
+        rng.bernoulli("closing", 0.5, rid),
+        F.when(positive, lookup(list(CLOSINGS_POS), rng.integer("closew", 0, 4, rid))).otherwise(
+            lookup(list(CLOSINGS_NEG), rng.integer("closew", 0, 4, rid))
+        ),
+    )
+    text = F.concat(F.concat_ws(". ", *parts, closing), F.lit("."))
+    text = F.concat(F.upper(F.substring(text, 1, 1)), F.substring(text, 2, 100_000))
+    flipped = rng.bernoulli("label_noise", float(noise), rid)
+    full = base.select(
+        rid,
+        "product_id",
+        text.alias("text"),
+        F.when(flipped, F.lit(1) - F.col("true_sentiment")).otherwise(F.col("true_sentiment")).alias("sentiment"),
+        "true_sentiment",
+    )
+    df = full.select(*[F.col(c).cast(t).alias(c) for c, t in SCHEMA.items()])
+    truth = Truth(
+        {
+            "label_noise": float(noise),
+            "accuracy_ceiling": 1.0 - float(noise),
+            "true_sentiment": full.select("review_id", "true_sentiment"),
+            "observed_noise": lambda: float(full.agg(F.avg((F.col("sentiment") != F.col("true_sentiment")).cast("double"))).first()[0]),
+            "positive_rate": POSITIVE_RATE,
+        }
+    )
+    return Dataset(NAME, scale, seed, n, df, {}, truth, dict(options))
