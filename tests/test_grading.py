@@ -304,6 +304,41 @@ def test_unknown_exercise_option_gives_a_clear_message(tmp_path):
     assert "ex77_nada" in out.stderr and EXAMPLE in out.stderr
 
 
+def test_sigterm_stops_the_server_workers_and_kernels(tmp_path):
+    import signal
+    import time
+
+    import psutil
+
+    example = fmt.read_solution(ALL_SOLUTIONS[EXAMPLE])
+    hang = _with_cell(example, "parte_a_codigo", "import time\n\nwhile True:\n    time.sleep(1)")
+    (tmp_path / "subs" / "travado").mkdir(parents=True)
+    nbformat.write(hang, tmp_path / "subs" / "travado" / f"{EXAMPLE}.ipynb")
+    cmd = [sys.executable, "-m", "coursekit.grading", str(tmp_path / "subs"), "--solutions", str(FIXTURES)]
+    cmd += ["--grades", str(tmp_path / "notas"), "--jobs", "1"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in proc.stdout:  # wait until the notebook runs
+            if "corrigindo" in line:
+                break
+        deadline = time.monotonic() + 120
+        children: list[psutil.Process] = []
+        while time.monotonic() < deadline:  # the kernel, the worker and the server are up
+            children = psutil.Process(proc.pid).children(recursive=True)
+            if any("ipykernel" in " ".join(c.cmdline()) for c in children if c.is_running()):
+                break
+            time.sleep(1)
+        assert any("SparkConnectServer" in " ".join(c.cmdline()) for c in children)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    time.sleep(2)
+    alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    assert not alive, [" ".join(c.cmdline())[:120] for c in alive]
+
+
 def test_make_grade_requires_submissions():
     out = subprocess.run(
         ["make", "-s", "grade", "SUBMISSIONS="], capture_output=True, text=True, cwd=ROOT

@@ -379,6 +379,7 @@ def grade(
     server = None
     slots: list[_Slot] = []
     results: list[Result] = []
+    previous = _raise_on_sigterm()
     try:
         with opened(submissions) as root:
             p = plan(root, solutions, parts, timeouts, feedback_dir, exercises)
@@ -429,10 +430,25 @@ def grade(
             server.stop()
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     grades_csv, totals_csv = write_grades(results, grades_dir)
     seconds = time.monotonic() - start
     progress(f"notas: {grades_csv} ({len(results)} entregas, {seconds:.0f} s)")
     return GradingRun(results, grades_csv, totals_csv, feedback_dir, seconds, p.messages)
+
+
+def _raise_on_sigterm():
+    """Turn SIGTERM into KeyboardInterrupt, so the server and workers are stopped on the way out."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"sinal {signum}")
+
+    return signal.signal(signal.SIGTERM, handler)
 
 
 def _without_connect(slots) -> None:

@@ -36,6 +36,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _die_with_parent() -> None:
+    """Linux: the server gets SIGKILL if the grader dies without cleaning up (kill -9, OOM)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def port_open(port: int, timeout: float = 0.5) -> bool:
     """True when something accepts connections on 127.0.0.1:``port``."""
     try:
@@ -130,6 +140,7 @@ class ConnectServer:
                 stdout=log,
                 stderr=log,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         return self.url
 
