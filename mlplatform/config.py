@@ -35,7 +35,7 @@ SCALES: tuple[str, ...] = ("ci", "aula", "grande")
 #: Hyper-parameter grid per scale: (numTrees values, maxDepth values).
 GRIDS: dict[str, dict[str, list[int]]] = {
     "ci": {"numTrees": [20], "maxDepth": [4, 6]},
-    "aula": {"numTrees": [30, 60], "maxDepth": [5, 8]},
+    "aula": {"numTrees": [40], "maxDepth": [5, 8]},
     "grande": {"numTrees": [50, 100], "maxDepth": [6, 10]},
 }
 
