@@ -74,12 +74,21 @@ def build(
     cid = F.col("customer_id")
     names = list(SEGMENTS)
     base = range_ids(spark, n, partitions, "customer_id").select(
-        cid, weighted_choice(rng.uniform("segment", cid), [SEGMENTS[s][0] for s in names]).alias("segment")
+        cid,
+        weighted_choice(rng.uniform("segment", cid), [SEGMENTS[s][0] for s in names]).alias(
+            "segment"
+        ),
     )
     columns = [cid, F.col("segment").cast("int").alias("segment")]
     for feature in FEATURES:
-        mean = F.element_at(F.array(*[F.lit(float(SEGMENTS[s][1][feature][0])) for s in names]), F.col("segment") + 1)
-        sd = F.element_at(F.array(*[F.lit(float(SEGMENTS[s][1][feature][1])) for s in names]), F.col("segment") + 1)
+        mean = F.element_at(
+            F.array(*[F.lit(float(SEGMENTS[s][1][feature][0])) for s in names]),
+            F.col("segment") + 1,
+        )
+        sd = F.element_at(
+            F.array(*[F.lit(float(SEGMENTS[s][1][feature][1])) for s in names]),
+            F.col("segment") + 1,
+        )
         low, high = BOUNDS[feature]
         value = F.least(F.lit(high), F.greatest(F.lit(low), mean + sd * rng.normal(feature, cid)))
         columns.append(round_to(value, 3).alias(feature))

@@ -85,10 +85,14 @@ def build(
             rng.bernoulli(f"int{k}", INTENSIFIER_RATE, rid) & ~negated,
             lookup(list(INTENSIFIERS), rng.integer(f"intw{k}", 0, len(INTENSIFIERS), rid)),
         )
-        negation = F.when(negated, lookup(list(NEGATIONS), rng.integer(f"negw{k}", 0, len(NEGATIONS), rid)))
+        negation = F.when(
+            negated, lookup(list(NEGATIONS), rng.integer(f"negw{k}", 0, len(NEGATIONS), rid))
+        )
         subject = lookup(list(SUBJECTS), rng.integer(f"subj{k}", 0, len(SUBJECTS), rid))
         verb = lookup(list(VERBS), rng.integer(f"verb{k}", 0, len(VERBS), rid))
-        clause = F.concat_ws(" ", subject, F.when(negated, F.lit("não")), verb, negation, intens, word)
+        clause = F.concat_ws(
+            " ", subject, F.when(negated, F.lit("não")), verb, negation, intens, word
+        )
         # "nada"/"nem um pouco" read as "não é nada bom" — drop the duplicated "não" for "não"
         clause = F.regexp_replace(clause, r"não (\S+) não ", "não $1 ")
         neutral = F.when(
@@ -109,7 +113,9 @@ def build(
         rid,
         "product_id",
         text.alias("text"),
-        F.when(flipped, F.lit(1) - F.col("true_sentiment")).otherwise(F.col("true_sentiment")).alias("sentiment"),
+        F.when(flipped, F.lit(1) - F.col("true_sentiment"))
+        .otherwise(F.col("true_sentiment"))
+        .alias("sentiment"),
         "true_sentiment",
     )
     df = full.select(*[F.col(c).cast(t).alias(c) for c, t in SCHEMA.items()])
@@ -118,7 +124,11 @@ def build(
             "label_noise": float(noise),
             "accuracy_ceiling": 1.0 - float(noise),
             "true_sentiment": full.select("review_id", "true_sentiment"),
-            "observed_noise": lambda: float(full.agg(F.avg((F.col("sentiment") != F.col("true_sentiment")).cast("double"))).first()[0]),
+            "observed_noise": lambda: float(
+                full.agg(
+                    F.avg((F.col("sentiment") != F.col("true_sentiment")).cast("double"))
+                ).first()[0]
+            ),
             "positive_rate": POSITIVE_RATE,
         }
     )

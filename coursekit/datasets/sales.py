@@ -88,14 +88,22 @@ def build(
         date.alias("date"),
         holiday_map[date.cast("string")].alias("holiday_name"),
         # per-series level: store size x product popularity (lognormal)
-        F.exp(F.lit(math.log(20.0)) + F.lit(0.5) * rng.normal("store", store) + F.lit(0.6) * rng.normal("product", product)).alias("_level"),
-        round_to(F.lit(10.0) * F.exp(F.lit(1.2) * rng.uniform("list_price", product)), 2).alias("_list_price"),
+        F.exp(
+            F.lit(math.log(20.0))
+            + F.lit(0.5) * rng.normal("store", store)
+            + F.lit(0.6) * rng.normal("product", product)
+        ).alias("_level"),
+        round_to(F.lit(10.0) * F.exp(F.lit(1.2) * rng.uniform("list_price", product)), 2).alias(
+            "_list_price"
+        ),
         rng.bernoulli("promo", PROMO_RATE, store, product, day).cast("int").alias("promo"),
         rng.normal("price_jitter", store, product, (day / 28).cast("int")).alias("_pj"),
         rng.normal("noise", store, product, day).alias("_z"),
     )
     price = round_to(
-        F.col("_list_price") * (F.lit(1.0) + F.lit(0.03) * F.col("_pj")) * F.when(F.col("promo") == 1, 1 - PROMO_DISCOUNT).otherwise(1.0),
+        F.col("_list_price")
+        * (F.lit(1.0) + F.lit(0.03) * F.col("_pj"))
+        * F.when(F.col("promo") == 1, 1 - PROMO_DISCOUNT).otherwise(1.0),
         2,
     )
     weekly = F.element_at(F.array(*[F.lit(w) for w in WEEKLY]), F.dayofweek(F.col("date")))
@@ -117,7 +125,9 @@ def build(
     df = df.withColumn("expected_units", expected)
     units = F.greatest(
         F.lit(0.0),
-        F.rint(F.col("expected_units") * F.exp(F.lit(NOISE_SD) * F.col("_z") - F.lit(NOISE_SD**2 / 2))),
+        F.rint(
+            F.col("expected_units") * F.exp(F.lit(NOISE_SD) * F.col("_z") - F.lit(NOISE_SD**2 / 2))
+        ),
     )
     full = df.withColumn("units", units)
     features = full.select(*[F.col(c).cast(t).alias(c) for c, t in SCHEMA.items()])
