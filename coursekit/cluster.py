@@ -196,7 +196,8 @@ def port_open(port: int, host: str = LOCALHOST, timeout: float = 1.0) -> bool:
         return False
 
 
-def _get_json(url: str, timeout: float = 3.0):
+def get_json(url: str, timeout: float = 3.0):
+    """GET a JSON document (the master's /json/, a REST API) from a loopback URL."""
     with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (loopback only)
         return json.loads(resp.read().decode())
 
@@ -403,7 +404,7 @@ def master_json(paths: Paths | None = None) -> dict | None:
     if not state:
         return None
     try:
-        return _get_json(f"http://{LOCALHOST}:{state['webui_port']}/json/")
+        return get_json(f"http://{LOCALHOST}:{state['webui_port']}/json/")
     except (OSError, ValueError):
         return None
 
@@ -790,7 +791,7 @@ def history_up(
         try:
             _wait(
                 "O history server",
-                lambda: isinstance(_get_json(url + "/api/v1/applications"), list),
+                lambda: isinstance(get_json(url + "/api/v1/applications"), list),
                 timeout,
                 lambda: [_log_of(paths, HISTORY_CLASS)],
                 alive=lambda: daemon_pid(paths, HISTORY_CLASS) is not None,

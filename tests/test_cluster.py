@@ -214,6 +214,18 @@ def test_job_on_cluster_matches_local(held_job):
     print(f"\n[cluster] job local {local['seconds']}s, cluster {remote['seconds']}s")
 
 
+#: What a process is, from the class (or module) on its command line.
+ROLES = {
+    "org.apache.spark.executor.CoarseGrainedExecutorBackend": "executor",
+    "org.apache.spark.deploy.master.Master": "master",
+    "org.apache.spark.deploy.worker.Worker": "worker",
+    "org.apache.spark.sql.connect.service.SparkConnectServer": "connect-server",
+    "org.apache.spark.deploy.history.HistoryServer": "history-server",
+    "pyspark-shell": "driver",
+    "pyspark.daemon": "python-worker",
+}
+
+
 def _listeners(procs: list[psutil.Process]) -> list[tuple[str, int, str, int]]:
     found = []
     for proc in procs:
@@ -222,22 +234,7 @@ def _listeners(procs: list[psutil.Process]) -> list[tuple[str, int, str, int]]:
             name = " ".join(proc.cmdline())
         except psutil.NoSuchProcess:
             continue
-        role = next(
-            (
-                r
-                for r in (
-                    "Master",
-                    "Worker",
-                    "CoarseGrainedExecutorBackend",
-                    "SparkConnectServer",
-                    "HistoryServer",
-                    "pyspark-shell",
-                    "pyspark.daemon",
-                )
-                if r in name
-            ),
-            proc.name(),
-        )
+        role = next((r for cls, r in ROLES.items() if cls in name), proc.name())
         for conn in conns:
             if conn.status == psutil.CONN_LISTEN:
                 found.append((role, proc.pid, conn.laddr.ip, conn.laddr.port))
@@ -254,17 +251,10 @@ def test_every_listener_is_loopback(stack, held_job):
     procs += psutil.Process(held_job.proc.pid).children(recursive=True)  # the driver JVM
     listeners = _listeners(procs)
     roles = {role for role, *_ in listeners}
-    for needed in (
-        "Master",
-        "Worker",
-        "CoarseGrainedExecutorBackend",
-        "SparkConnectServer",
-        "HistoryServer",
-        "pyspark-shell",
-    ):
+    for needed in ("master", "worker", "executor", "connect-server", "history-server", "driver"):
         assert needed in roles, f"no listening socket found for {needed}: {listeners}"
-    workers = {pid for role, pid, *_ in listeners if role == "Worker"}
-    executors = {pid for role, pid, *_ in listeners if role == "CoarseGrainedExecutorBackend"}
+    workers = {pid for role, pid, *_ in listeners if role == "worker"}
+    executors = {pid for role, pid, *_ in listeners if role == "executor"}
     assert len(workers) == 2 and len(executors) == 2, listeners
     bad = [entry for entry in listeners if _ipv4(entry[2]) != "127.0.0.1"]
     assert not bad, f"listening beyond loopback: {bad}"
@@ -280,15 +270,15 @@ def test_history_server_lists_the_cluster_app(stack, held_job):
     assert held_job.release() == 0
     app_id = held_job.result["cluster"]["app_id"]
     url = stack["history"].url + "/api/v1/applications"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     apps = []
     while time.monotonic() < deadline:
-        apps = cluster._get_json(url)
+        apps = cluster.get_json(url, timeout=30)
         if any(a["id"] == app_id and a["attempts"][0]["completed"] for a in apps):
             break
         time.sleep(1)
     assert any(a["id"] == app_id for a in apps), f"{app_id} not in {[a['id'] for a in apps]}"
-    jobs = cluster._get_json(f"{url}/{app_id}/jobs")
+    jobs = cluster.get_json(f"{url}/{app_id}/jobs", timeout=180)  # first read replays the log
     assert len(jobs) >= 3 and all(j["status"] == "SUCCEEDED" for j in jobs)
 
 
@@ -328,7 +318,7 @@ def run_lesson(notebook: Path, mode: str, env_extra: dict[str, str]) -> tuple[di
         env=child_env(COURSEKIT_RESULTS=str(results), **env_extra),
         capture_output=True,
         text=True,
-        timeout=1200,
+        timeout=1700,
     )
     seconds = time.monotonic() - started
     assert out.returncode == 0, (
