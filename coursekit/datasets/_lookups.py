@@ -7,6 +7,7 @@ into literal arrays/maps inside column expressions (no join, no collect).
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 #: (city, UF, latitude, longitude, population in millions — used as a weight)
 CITIES: tuple[tuple[str, str, float, float, float], ...] = (
@@ -106,3 +107,21 @@ def brazilian_holidays(first_year: int = 2022, last_year: int = 2026) -> dict[dt
         days[sunday - dt.timedelta(days=2)] = "Sexta-feira Santa"
         days[sunday + dt.timedelta(days=60)] = "Corpus Christi"
     return dict(sorted(days.items()))
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in km (Python twin of ``_random.haversine_km``).
+
+    >>> round(haversine_km(-23.55, -46.63, -22.91, -43.17))
+    361
+    """
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(min(1.0, a)))
+
+
+#: Distances between cities, flattened: ``CITY_DISTANCE_KM[a * len(CITIES) + b]``.
+CITY_DISTANCE_KM = tuple(
+    round(haversine_km(a[2], a[3], b[2], b[3]), 1) for a in CITIES for b in CITIES
+)

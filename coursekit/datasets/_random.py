@@ -52,8 +52,14 @@ class Rng:
         return int.from_bytes(digest.digest(), "big") >> 1
 
     def hash(self, salt: str, *cols: Column) -> Column:
-        """A 64-bit hash (long column) of ``cols`` under ``salt``."""
-        return F.xxhash64(F.lit(self.key(salt)), *cols)
+        """A 64-bit hash (long column) of ``cols`` under ``salt``.
+
+        One key column is XOR-ed with the salt's key and hashed once (small
+        generated code); several are hashed together first.
+        """
+        key = F.lit(self.key(salt))
+        base = cols[0].cast("long") if len(cols) == 1 else F.xxhash64(*cols)
+        return F.xxhash64(base.bitwiseXOR(key))
 
     def uniform(self, salt: str, *cols: Column) -> Column:
         """Uniform in the open interval (0, 1), 53 bits of resolution."""
@@ -96,40 +102,112 @@ def range_ids(spark, n: int, partitions: int | None, name: str = "id"):
     return ids.withColumnRenamed("id", name) if name != "id" else ids
 
 
+def codegen_barrier(df, column: str):
+    """Return ``df`` with a cut in whole-stage code generation at this point.
+
+    Spark fuses all the projections of a generator into one generated Java
+    method. Past 8,000 bytes of bytecode the JVM refuses to JIT-compile a
+    method, and the generator runs 5–10x slower. ``reflect`` has no code
+    generation (it is a ``CodegenFallback``), so a projection that re-reads
+    ``column`` (a long) through ``Long.valueOf`` ends the fused stage here;
+    the value is unchanged.
+    """
+    same = F.reflect(F.lit("java.lang.Long"), F.lit("valueOf"), F.col(column)).cast("long")
+    return df.withColumn(column, same)
+
+
 def geometric_from(u: Column, mean: Column) -> Column:
     """Geometric count in {0, 1, ...} with the given mean, from a uniform column ``u``."""
     q = mean / (mean + F.lit(1.0))
     return F.floor(F.log(u) / F.log(q)).cast("int")
 
 
-def weighted_choice(u: Column, weights: Sequence[float]) -> Column:
-    """Map a uniform column to an int index with probabilities ``weights / sum``."""
+#: Buckets of the inverse-CDF tables used by :func:`weighted_choice`.
+RESOLUTION = 4096
+
+
+def quantize_weights(weights: Sequence[float], resolution: int = RESOLUTION) -> list[int]:
+    """Bucket counts per index (sum = ``resolution``; every positive weight gets >= 1).
+
+    >>> quantize_weights([1, 1, 2], 8)
+    [2, 2, 4]
+    """
     total = float(sum(weights))
-    if total <= 0:
-        raise ValueError("weights must have a positive sum")
-    expr = None
-    cumulative = 0.0
-    for index, weight in enumerate(weights[:-1]):
-        cumulative += weight / total
-        cond = u < F.lit(cumulative)
-        expr = F.when(cond, F.lit(index)) if expr is None else expr.when(cond, F.lit(index))
-    last = F.lit(len(weights) - 1)
-    return last if expr is None else expr.otherwise(last)
+    if total <= 0 or any(w < 0 for w in weights):
+        raise ValueError("weights must be non-negative with a positive sum")
+    exact = [w / total * resolution for w in weights]
+    counts = [max(1, int(x)) if w > 0 else 0 for x, w in zip(exact, weights, strict=True)]
+    while sum(counts) < resolution:  # largest remainder first
+        k = max(range(len(exact)), key=lambda j: exact[j] - counts[j])
+        counts[k] += 1
+    while sum(counts) > resolution:
+        k = max((j for j in range(len(exact)) if counts[j] > 1), key=lambda j: counts[j] - exact[j])
+        counts[k] -= 1
+    return counts
+
+
+def _inverse_cdf_table(weights: Sequence[float], resolution: int = RESOLUTION) -> list[int]:
+    table: list[int] = []
+    for index, count in enumerate(quantize_weights(weights, resolution)):
+        table.extend([index] * count)
+    return table
+
+
+def weighted_choice(u: Column, weights: Sequence[float]) -> Column:
+    """Map a uniform column to an int index with probabilities ``weights / sum``.
+
+    The probabilities are quantized to multiples of 1/4096 (see
+    :func:`quantize_weights`); a literal lookup table keeps the generated code
+    small (a long CASE chain makes Spark's generated method too big to be JIT-compiled).
+    """
+    table = _inverse_cdf_table(weights)
+    bucket = F.floor(u * F.lit(len(table))).cast("int")
+    return lookup(table, bucket)
 
 
 def weighted_choice_by(u: Column, selector: Column, tables: Sequence[Sequence[float]]) -> Column:
-    """Like :func:`weighted_choice` with a different weight table per ``selector`` value."""
-    expr = None
-    for value, weights in enumerate(tables):
-        cond = selector == F.lit(value)
-        pick = weighted_choice(u, weights)
-        expr = F.when(cond, pick) if expr is None else expr.when(cond, pick)
-    return expr.otherwise(F.lit(0))
+    """Like :func:`weighted_choice` with a different weight table per ``selector`` value (0, 1, ...)."""
+    flat: list[int] = []
+    for weights in tables:
+        flat.extend(_inverse_cdf_table(weights))
+    bucket = F.floor(u * F.lit(RESOLUTION)).cast("int")
+    return lookup(flat, selector.cast("int") * F.lit(RESOLUTION) + bucket)
+
+
+def sql_literal(value) -> str:
+    """A Spark SQL literal for a Python bool, int, float or str (doubles get the ``D`` suffix)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value) if -(2**31) <= value < 2**31 else f"{value}L"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"non-finite literal {value!r}")
+        return repr(value).upper() + "D"
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    raise TypeError(f"unsupported literal type {type(value).__name__}")
+
+
+def literal_array(values: Sequence) -> Column:
+    """A literal array column built from one SQL expression (one JVM call, not one per element)."""
+    if not values:
+        raise ValueError("literal_array needs at least one value")
+    kinds = {type(v) for v in values}
+    if kinds == {int, float}:
+        values = [float(v) for v in values]
+    return F.expr("array(" + ", ".join(sql_literal(v) for v in values) + ")")
 
 
 def lookup(values: Sequence, index: Column) -> Column:
     """``values[index]`` for a 0-based int column (a literal array, no join)."""
-    return F.element_at(F.array(*[F.lit(v) for v in values]), index.cast("int") + F.lit(1))
+    return F.element_at(literal_array(values), index.cast("int") + F.lit(1))
+
+
+def round_to(x: Column, digits: int = 2) -> Column:
+    """Round a double to ``digits`` decimals (``F.round`` goes through BigDecimal: ~10x slower)."""
+    scale = float(10**digits)
+    return F.rint(x * F.lit(scale)) / F.lit(scale)
 
 
 def sigmoid(x: Column) -> Column:

@@ -29,12 +29,12 @@ NAME = "ratings"
 #: n = number of users.
 SIZES = {"ci": 300, "aula": 3_000, "grande": 1_000_000}
 ITEMS = {"ci": 200, "aula": 1_500, "grande": 50_000}
-DRAWS = {"ci": (40, 80), "aula": (20, 80), "grande": (10, 60)}
+DRAWS = {"ci": (90, 150), "aula": (30, 100), "grande": (10, 60)}
 OPTIONS = {
     "items": None,
     "rank": 3,
     "sigma": 0.5,
-    "zipf": 0.9,
+    "zipf": 0.8,
     "min_draws": None,
     "max_draws": None,
 }
@@ -53,9 +53,9 @@ ITEMS_SCHEMA = {
 }
 
 GLOBAL_MEAN = 3.5
-USER_BIAS_SD = 0.35
-ITEM_BIAS_SD = 0.45
-FACTOR_SD = 0.6
+USER_BIAS_SD = 0.3
+ITEM_BIAS_SD = 0.35
+FACTOR_SD = 0.55
 START_EPOCH = 1704067200  # 2024-01-01 00:00:00 UTC
 SPAN_SECONDS = 2 * 365 * 86400
 
@@ -76,7 +76,13 @@ NOUNS = (
     ("Panela", "Faca do Chef", "Cafeteira", "Tábua de Corte", "Jogo de Taças"),
     ("Fone Bluetooth", "Smartwatch", "Caixa de Som", "Câmera", "Tablet"),
     ("Livro", "Romance", "Coletânea de Contos", "Livro de Receitas", "HQ"),
-    ("Robô Educativo", "Carrinho de Controle", "Drone Infantil", "Kit de Robótica", "Pelúcia Interativa"),
+    (
+        "Robô Educativo",
+        "Carrinho de Controle",
+        "Drone Infantil",
+        "Kit de Robótica",
+        "Pelúcia Interativa",
+    ),
     ("Bicicleta", "Barraca", "Bola Oficial", "Prancha", "Kit de Trilha"),
     ("Console", "Controle Sem Fio", "Headset Gamer", "Jogo de Aventura", "Volante Gamer"),
 )
@@ -86,11 +92,25 @@ BRANDS = ("Aurora", "Jabuti", "Ipê", "Boitatá", "Carcará", "Guará", "Tucano"
 FACTOR_WORDS = (
     (
         ("artesanal", "madeira maciça", "feito à mão", "tradicional", "clássico", "natural"),
-        ("tecnologia", "digital", "conexão bluetooth", "inteligente", "bateria recarregável", "aplicativo"),
+        (
+            "tecnologia",
+            "digital",
+            "conexão bluetooth",
+            "inteligente",
+            "bateria recarregável",
+            "aplicativo",
+        ),
     ),
     (
         ("econômico", "custo-benefício", "básico", "simples", "leve", "preço acessível"),
-        ("premium", "sofisticado", "importado", "acabamento refinado", "alta durabilidade", "edição especial"),
+        (
+            "premium",
+            "sofisticado",
+            "importado",
+            "acabamento refinado",
+            "alta durabilidade",
+            "edição especial",
+        ),
     ),
     (
         ("prático", "organização", "dia a dia", "funcional", "resistente", "fácil de limpar"),
@@ -115,10 +135,26 @@ def _validate(options: dict, scale: str) -> dict:
     out["max_draws"] = hi if options["max_draws"] is None else options["max_draws"]
     checks = (
         ("items", isinstance(out["items"], int) and out["items"] >= 10, "um inteiro >= 10"),
-        ("rank", isinstance(out["rank"], int) and 3 <= out["rank"] <= 20, "um inteiro entre 3 e 20"),
-        ("sigma", isinstance(out["sigma"], int | float) and 0 < out["sigma"] <= 3, "um número em (0, 3]"),
-        ("zipf", isinstance(out["zipf"], int | float) and 0 <= out["zipf"] <= 2, "um número em [0, 2]"),
-        ("min_draws", isinstance(out["min_draws"], int) and out["min_draws"] >= 1, "um inteiro >= 1"),
+        (
+            "rank",
+            isinstance(out["rank"], int) and 3 <= out["rank"] <= 20,
+            "um inteiro entre 3 e 20",
+        ),
+        (
+            "sigma",
+            isinstance(out["sigma"], int | float) and 0 < out["sigma"] <= 3,
+            "um número em (0, 3]",
+        ),
+        (
+            "zipf",
+            isinstance(out["zipf"], int | float) and 0 <= out["zipf"] <= 2,
+            "um número em [0, 2]",
+        ),
+        (
+            "min_draws",
+            isinstance(out["min_draws"], int) and out["min_draws"] >= 1,
+            "um inteiro >= 1",
+        ),
         (
             "max_draws",
             isinstance(out["max_draws"], int) and out["max_draws"] >= out["min_draws"],
@@ -186,7 +222,12 @@ def build(
 ) -> Dataset:
     """Generate ratings for ``n`` users (see the module docstring)."""
     opts = _validate(options, scale)
-    n_items, rank, sigma, zipf = opts["items"], opts["rank"], float(opts["sigma"]), float(opts["zipf"])
+    n_items, rank, sigma, zipf = (
+        opts["items"],
+        opts["rank"],
+        float(opts["sigma"]),
+        float(opts["zipf"]),
+    )
     lo, hi = opts["min_draws"], opts["max_draws"]
     rng = Rng(seed, NAME)
     model = _Model(rng, rank)
@@ -279,14 +320,20 @@ def _factor_tables(
 ) -> tuple[DataFrame, DataFrame]:
     """Augmented factors: [p_u, b_u, 1] . [q_i, 1, mean + b_i] = expected rating, exactly."""
     uid, iid = F.col("user_id"), F.col("item_id")
-    users = range_ids(spark, n_users, partitions, "user_id").select(uid.cast("int").alias("user_id"))
+    users = range_ids(spark, n_users, partitions, "user_id").select(
+        uid.cast("int").alias("user_id")
+    )
     users = users.select(
         uid,
         F.array(
-            *[model.user_factor(k, uid) for k in range(model.rank)], model.user_bias(uid), F.lit(1.0)
+            *[model.user_factor(k, uid) for k in range(model.rank)],
+            model.user_bias(uid),
+            F.lit(1.0),
         ).alias("features"),
     )
-    items = range_ids(spark, n_items, partitions, "item_id").select(iid.cast("int").alias("item_id"))
+    items = range_ids(spark, n_items, partitions, "item_id").select(
+        iid.cast("int").alias("item_id")
+    )
     items = items.select(
         iid,
         F.array(
@@ -331,7 +378,9 @@ def _items_table(
 ) -> DataFrame:
     """Item metadata whose words follow the item's factors (content-based signal)."""
     iid = F.col("item_id")
-    items = range_ids(spark, n_items, partitions, "item_id").select(iid.cast("int").alias("item_id"))
+    items = range_ids(spark, n_items, partitions, "item_id").select(
+        iid.cast("int").alias("item_id")
+    )
     items = items.select(iid, *[model.item_factor(k, iid).alias(f"_q{k}") for k in range(3)])
     sign = [(F.col(f"_q{k}") > 0).cast("int") for k in range(3)]
     cat = sign[0] + sign[1] * 2 + sign[2] * 4
@@ -350,7 +399,17 @@ def _items_table(
     intensity = F.when(F.abs(F.col("_q0")) > FACTOR_SD, "Muito ").otherwise("")
     description = F.concat_ws(
         " ",
-        F.concat(noun, F.lit(" "), brand, F.lit(": "), intensity, word(0, 0), F.lit(", "), word(1, 0), F.lit(".")),
+        F.concat(
+            noun,
+            F.lit(" "),
+            brand,
+            F.lit(": "),
+            intensity,
+            word(0, 0),
+            F.lit(", "),
+            word(1, 0),
+            F.lit("."),
+        ),
         F.concat(F.lit("Ideal para quem busca "), word(2, 0), F.lit(".")),
         F.when(strong(0), F.concat(F.lit("Destaque: "), word(0, 1), F.lit("."))),
         F.when(strong(1), F.concat(F.lit("Linha "), word(1, 1), F.lit("."))),
@@ -376,4 +435,3 @@ def _items_table(
         description.alias("description"),
     )
     return items
-

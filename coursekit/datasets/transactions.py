@@ -24,13 +24,14 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from coursekit.datasets._base import Dataset, Truth
-from coursekit.datasets._lookups import CITY_LAT, CITY_LON, CITY_NAMES, CITY_UF, CITY_WEIGHTS
+from coursekit.datasets._lookups import CITY_DISTANCE_KM, CITY_NAMES, CITY_UF, CITY_WEIGHTS
 from coursekit.datasets._random import (
     Rng,
+    codegen_barrier,
     geometric_from,
-    haversine_km,
     lookup,
     range_ids,
+    round_to,
     sigmoid,
     weighted_choice,
     weighted_choice_by,
@@ -85,7 +86,7 @@ _HOURS_SUSPICIOUS = (2.6, 2.8, 3.0, 2.8, 2.4, 1.8, 1.2, 1.2, 1.5, 2.0, 2.0, 2.2,
 
 #: Coefficients of the fraud log-odds (documented in the DATASHEET and returned in truth).
 COEF = {
-    "intercept": -7.1,
+    "intercept": -7.3,
     "log_amount_ratio_pos": 1.5,  # max(0, ln(amount / avg_amount_30d))
     "log_distance_over_50km": 0.55,  # max(0, ln(1 + distance) - ln(51))
     "night": 0.9,  # hour in 0..5
@@ -200,6 +201,7 @@ def build(
         rng.integer("second", 0, 3600, i).alias("_second"),
         rng.uniform("label", i).alias("_u_label"),
     )
+    df = codegen_barrier(df, "transaction_id")
     # Stage 2: the customer's profile, a pure function of customer_id (no join).
     df = df.select(
         "*",
@@ -230,35 +232,29 @@ def build(
     n24 = geometric_from(F.col("_u_n24"), F.col("_act")) + F.when(
         s == 1, geometric_from(F.col("_u_burst"), F.lit(3.0))
     ).otherwise(0)
+    df = codegen_barrier(df, "transaction_id")
     # Stage 4: numeric features.
     df = df.select(
         "*",
         F.when(away, F.col("_away_city")).otherwise(F.col("_home")).alias("_city"),
-        F.greatest(F.lit(1.0), F.round(F.exp(log_amount), 2)).alias("amount"),
-        F.round(F.exp(F.col("_mu") + F.lit(0.17) + F.lit(0.12) * F.col("_z_avg")), 2).alias(
+        F.greatest(F.lit(1.0), round_to(F.exp(log_amount), 2)).alias("amount"),
+        round_to(F.exp(F.col("_mu") + F.lit(0.17) + F.lit(0.12) * F.col("_z_avg")), 2).alias(
             "avg_amount_30d"
         ),
         n24.alias("n_tx_24h"),
         local_km.alias("_local_km"),
     )
     city = F.col("_city")
-    distance = haversine_km(
-        lookup(CITY_LAT, F.col("_home")),
-        lookup(CITY_LON, F.col("_home")),
-        lookup(CITY_LAT, city),
-        lookup(CITY_LON, city),
-    )
-    seconds = (
-        F.lit(start_epoch) + F.col("_day") * 86400 + F.col("hour") * 3600 + F.col("_second")
-    )
+    distance = lookup(CITY_DISTANCE_KM, F.col("_home") * F.lit(len(CITY_NAMES)) + city)
+    seconds = F.lit(start_epoch) + F.col("_day") * 86400 + F.col("hour") * 3600 + F.col("_second")
     # Stage 5: the remaining columns.
     df = df.select(
         "*",
-        F.round(distance + F.col("_local_km"), 2).alias("distance_from_home_km"),
+        round_to(distance + F.col("_local_km"), 2).alias("distance_from_home_km"),
         F.timestamp_seconds(seconds).alias("timestamp"),
-        (F.pmod(F.col("_day") + F.lit(start_dow - 1), F.lit(7)) + 1).cast("int").alias(
-            "day_of_week"
-        ),
+        (F.pmod(F.col("_day") + F.lit(start_dow - 1), F.lit(7)) + 1)
+        .cast("int")
+        .alias("day_of_week"),
         lookup([c[0] for c in CATEGORIES], F.col("_cat")).alias("merchant_category"),
         lookup(list(CHANNELS), F.col("_chan")).alias("channel"),
         lookup(CITY_NAMES, city).alias("city"),
@@ -276,9 +272,8 @@ def build(
     )
     df = df.withColumn("p_fraud", fraud_probability(logit))
     df = df.withColumn("is_fraud", (F.col("_u_label") < F.col("p_fraud")).cast("int"))
-    full = df.select(
-        *[F.col(c).cast(t).alias(c) for c, t in SCHEMA.items()], F.col("p_fraud")
-    )
+    full = df.select(*[F.col(c).cast(t).alias(c) for c, t in SCHEMA.items()], F.col("p_fraud"))
+    full = codegen_barrier(full, "transaction_id")
     features = full.select(*SCHEMA)
     probabilities = full.select("transaction_id", "p_fraud")
 
