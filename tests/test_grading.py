@@ -104,9 +104,10 @@ def _fabricate_class(folder: Path, student_versions: dict[str, Path]) -> None:
 def graded_class(tmp_path_factory):
     """Grade the fabricated class once; return (run, rows, tmp, hashes before, hashes after, log)."""
     tmp = tmp_path_factory.mktemp("grading")
-    versions = build_course({EXAMPLE: ALL_SOLUTIONS[EXAMPLE]}, tmp / "course")
+    versions = build_course(ALL_SOLUTIONS, tmp / "course")
     for name in SOLUTIONS:  # the committed student versions are what students get
-        versions[name] = ROOT / "exercises" / f"{name}.ipynb"
+        committed = ROOT / "exercises" / f"{name}.ipynb"
+        versions[name] = committed if committed.exists() else versions[name]
     subs = tmp / "entregas"
     _fabricate_class(subs, versions)
     before = _hashes(subs)
@@ -149,6 +150,23 @@ def test_solutions_score_full_marks(graded_class):
             k: r["reason"] for k, r in parts.items() if float(r["score"]) != float(r["max_score"])
         }
         assert not lost, f"the solution of {name} lost points: {lost}"
+
+
+def test_solutions_record_their_figures(graded_class):
+    """The solutions run here, not in the notebook runner: keep their figures where it keeps them."""
+    import json
+
+    run, *_ = graded_class
+    results_dir = ROOT / "build" / "results"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    for r in run.results:
+        if r.student == "solucao" and r.exercise in SOLUTIONS:
+            assert r.recorded, f"the solution of {r.exercise} recorded nothing with record()"
+            (results_dir / f"{r.exercise}.json").write_text(
+                json.dumps(r.recorded, indent=2, sort_keys=True)
+            )
+    example = next(r for r in run.results if r.student == "solucao" and r.exercise == EXAMPLE)
+    assert example.recorded == {"ex00_media_valor": pytest.approx(50.0, abs=0.5)}
 
 
 def test_untouched_exercises_score_zero(graded_class):
@@ -314,9 +332,18 @@ def test_sigterm_stops_the_server_workers_and_kernels(tmp_path):
     hang = _with_cell(example, "parte_a_codigo", "import time\n\nwhile True:\n    time.sleep(1)")
     (tmp_path / "subs" / "travado").mkdir(parents=True)
     nbformat.write(hang, tmp_path / "subs" / "travado" / f"{EXAMPLE}.ipynb")
-    cmd = [sys.executable, "-m", "coursekit.grading", str(tmp_path / "subs"), "--solutions", str(FIXTURES)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "coursekit.grading",
+        str(tmp_path / "subs"),
+        "--solutions",
+        str(FIXTURES),
+    ]
     cmd += ["--grades", str(tmp_path / "notas"), "--jobs", "1"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         for line in proc.stdout:  # wait until the notebook runs
             if "corrigindo" in line:
