@@ -49,7 +49,7 @@ lab: setup
 
 test: setup
 	@mkdir -p $(BUILD)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist loadfile --durations=25 $(PYTEST_ARGS)
 
 lint: setup
 	$(PY) -m ruff check coursekit tests notebooks solutions exercises

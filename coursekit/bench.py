@@ -91,5 +91,7 @@ def speedup(table: pd.DataFrame, slow: str, fast: str) -> float:
     medians = table.set_index("variant")["median_s"]
     for name in (slow, fast):
         if name not in medians.index:
-            raise KeyError(f"Variante {name!r} não está na tabela; existentes: {list(medians.index)}")
+            raise KeyError(
+                f"Variante {name!r} não está na tabela; existentes: {list(medians.index)}"
+            )
     return float(medians[slow] / medians[fast])

@@ -63,7 +63,9 @@ def run(start_spark: bool = True, out=print) -> int:
     if mode != "connect":
         try:
             java = find_java()
-            out(f"Java     : {java.major} via {java.source} ({java.executable}) — {java.version_text}")
+            out(
+                f"Java     : {java.major} via {java.source} ({java.executable}) — {java.version_text}"
+            )
         except JavaNotFoundError as exc:
             java_ok = False
             problems.append(str(exc).splitlines()[0] + " Rode `make lab` ou instale openjdk-17.")
@@ -75,10 +77,14 @@ def run(start_spark: bool = True, out=print) -> int:
             n = spark.range(1000).count()
             elapsed = time.perf_counter() - t0
             out(f"Spark    : {spark.version} iniciou e contou {n} linhas em {elapsed:.1f} s")
-            out(f"Spark UI : {session.ui_url(spark) or 'desligada (COURSEKIT_UI=0) ou Spark Connect'}")
+            out(
+                f"Spark UI : {session.ui_url(spark) or 'desligada (COURSEKIT_UI=0) ou Spark Connect'}"
+            )
             spark.stop()
         except Exception as exc:
-            problems.append(f"Spark não iniciou: {str(exc).splitlines()[0]} (veja o log indicado acima).")
+            problems.append(
+                f"Spark não iniciou: {str(exc).splitlines()[0]} (veja o log indicado acima)."
+            )
             out(str(exc))
     if problems:
         out("")

@@ -43,7 +43,9 @@ def _plain(value: Any) -> Any:
     if isinstance(value, numbers.Real):
         value = float(value)
         if not math.isfinite(value):
-            raise ValueError(f"record(): valor não finito ({value}); confira o cálculo antes de registrar.")
+            raise ValueError(
+                f"record(): valor não finito ({value}); confira o cálculo antes de registrar."
+            )
         return value
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
@@ -74,7 +76,9 @@ def record(name: str, value: Any) -> Any:
     The value as recorded (plain Python).
     """
     if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"record(): o nome deve ser um identificador, ex. 'auc_rf'. Recebido: {name!r}")
+        raise ValueError(
+            f"record(): o nome deve ser um identificador, ex. 'auc_rf'. Recebido: {name!r}"
+        )
     plain = _plain(value)
     _show(name, plain)
     target = os.environ.get(ENV_VAR)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ BUILD = ROOT / "build"
 
 os.environ.setdefault("COURSEKIT_LOG_DIR", str(BUILD / "logs"))
 os.environ.setdefault("COURSEKIT_UI", "0")  # parallel workers: no port races
+
 
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):

@@ -86,7 +86,9 @@ def parameters_problem(nb) -> str | None:
     """Why a notebook's parameters cell is unusable, or None when it is fine."""
     cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(cells) != 1:
-        return f"precisa de exatamente uma célula com a tag 'parameters' (encontradas: {len(cells)})"
+        return (
+            f"precisa de exatamente uma célula com a tag 'parameters' (encontradas: {len(cells)})"
+        )
     for name in ("SCALE", "SEED"):
         if not re.search(rf"^{name}\s*=", cells[0].source, re.M):
             return f"a célula 'parameters' não define {name}"
@@ -112,8 +114,13 @@ def prepare(src: Path) -> Path:
     out = prepared_path(src)
     out.parent.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(
-        str(src), str(out), parameters=CI_PARAMETERS, prepare_only=True, kernel_name="python3",
-        log_output=False, progress_bar=False,
+        str(src),
+        str(out),
+        parameters=CI_PARAMETERS,
+        prepare_only=True,
+        kernel_name="python3",
+        log_output=False,
+        progress_bar=False,
     )
     nb = nbformat.read(out, as_version=4)
     results = results_path(src)

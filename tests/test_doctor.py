@@ -13,7 +13,12 @@ from helpers import ROOT, env_without_java
 def _doctor(env, *args):
     return subprocess.run(
         [sys.executable, "-m", "coursekit", "doctor", *args],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
     )
 
 

