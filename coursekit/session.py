@@ -54,7 +54,9 @@ def master_url() -> str:
 
 def log_dir() -> Path:
     """Folder for JVM logs (``COURSEKIT_LOG_DIR``, default: a temp folder)."""
-    path = Path(os.environ.get("COURSEKIT_LOG_DIR") or Path(tempfile.gettempdir()) / "coursekit-logs")
+    path = Path(
+        os.environ.get("COURSEKIT_LOG_DIR") or Path(tempfile.gettempdir()) / "coursekit-logs"
+    )
     path.mkdir(parents=True, exist_ok=True)
     return path
 
