@@ -30,7 +30,10 @@ BUILD = ROOT / "build"
 RUN_DIR = BUILD / "nbrun"
 EXECUTED = BUILD / "executed"
 RESULTS = BUILD / "results"
-NOTEBOOK_DIRS = ("notebooks", "solutions")
+# solutions/ are executed once, by the grading self-test (tests/test_grading.py), which
+# grades them as a student submission and checks full marks; running them here too
+# would execute each twice per run.
+NOTEBOOK_DIRS = ("notebooks",)
 CI_PARAMETERS = {"SCALE": "ci"}
 
 # pytest resolves `testpaths` before any hook runs; the folder must exist by then.
@@ -64,7 +67,7 @@ def pytest_sessionstart(session):
 
 
 def source_notebooks() -> list[Path]:
-    """Every notebook the suite executes (lessons, and solutions unless graded elsewhere)."""
+    """Every notebook this runner executes (the lessons; see NOTEBOOK_DIRS)."""
     dirs = os.environ.get("COURSEKIT_NOTEBOOK_DIRS", ",".join(NOTEBOOK_DIRS)).split(",")
     found = []
     for d in dirs:
