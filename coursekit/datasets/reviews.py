@@ -1,7 +1,7 @@
 """Product reviews in Portuguese with a sentiment label and known label noise.
 
 A review has a true sentiment (positive with probability ``POSITIVE_RATE``).
-Its text is 1 to 4 opinion clauses that all express that sentiment — some
+Its text is 2 to 4 opinion clauses that all express that sentiment — some
 directly ("a entrega foi muito rápida"), some through negation of the
 opposite word ("o produto não é ruim") — mixed with neutral sentences and
 occasional typos ("otimo", "pessimo"). So the text determines the true
@@ -21,12 +21,18 @@ NAME = "reviews"
 SIZES = {"ci": 4_000, "aula": 40_000, "grande": 20_000_000}
 OPTIONS = {"label_noise": 0.05}
 POSITIVE_RATE = 0.6
-NEGATION_RATE = 0.25
+NEGATION_RATE = 0.12
 INTENSIFIER_RATE = 0.4
 TYPO_RATE = 0.08
 N_PRODUCTS = 500
 
-SCHEMA = {"review_id": "bigint", "product_id": "int", "text": "string", "sentiment": "int"}
+SCHEMA = {
+    "review_id": "bigint",
+    "product_id": "int",
+    "text": "string",
+    "rating": "int",
+    "sentiment": "int",
+}
 
 SUBJECTS = ("o produto", "a entrega", "a qualidade", "o atendimento", "a embalagem", "o acabamento",
             "o preço", "a bateria", "o material", "o tamanho")  # fmt: skip
@@ -35,6 +41,15 @@ POSITIVE = ("bom", "ótimo", "excelente", "maravilhoso", "rápido", "perfeito", 
             "confortável", "incrível")  # fmt: skip
 NEGATIVE = ("ruim", "péssimo", "horrível", "lento", "frágil", "decepcionante", "fraco", "defeituoso",
             "caro", "terrível")  # fmt: skip
+#: Feminine forms (same positions), for "a entrega", "a bateria"...
+POSITIVE_F = ("boa", "ótima", "excelente", "maravilhosa", "rápida", "perfeita", "bonita", "resistente",
+              "confortável", "incrível")  # fmt: skip
+NEGATIVE_F = ("ruim", "péssima", "horrível", "lenta", "frágil", "decepcionante", "fraca", "defeituosa",
+              "cara", "terrível")  # fmt: skip
+POSITIVE_F_TYPO = ("boa", "otima", "exelente", "maravilhoza", "rapida", "perfeta", "bunita", "resistente",
+                   "confortavel", "incrivel")  # fmt: skip
+NEGATIVE_F_TYPO = ("ruin", "pessima", "horrivel", "lenta", "fragil", "decepsionante", "fraca", "defeituoza",
+                   "cara", "terivel")  # fmt: skip
 #: The same words with a typo (same positions as above).
 POSITIVE_TYPO = ("bon", "otimo", "exelente", "maravilhozo", "rapido", "perfeto", "bunito", "resistente",
                  "confortavel", "incrivel")  # fmt: skip
@@ -47,7 +62,9 @@ NEUTRAL = ("comprei pela internet", "uso todos os dias", "foi um presente para m
            "veio na cor azul", "paguei no cartão", "comparei com outras marcas", "uso no trabalho")  # fmt: skip
 CLOSINGS_POS = ("recomendo", "compraria de novo", "valeu cada centavo", "nota dez")
 CLOSINGS_NEG = ("não recomendo", "quero devolver", "dinheiro jogado fora", "nunca mais compro")
+MIN_CLAUSES = 2
 MAX_CLAUSES = 4
+CLOSING_RATE = 0.7
 
 
 def build(
@@ -65,11 +82,9 @@ def build(
         rid,
         rng.integer("product", 1, N_PRODUCTS + 1, rid).cast("int").alias("product_id"),
         rng.bernoulli("sentiment", POSITIVE_RATE, rid).cast("int").alias("true_sentiment"),
-        rng.integer("n_clauses", 1, MAX_CLAUSES + 1, rid).cast("int").alias("_n"),
+        rng.integer("n_clauses", MIN_CLAUSES, MAX_CLAUSES + 1, rid).cast("int").alias("_n"),
     )
     positive = F.col("true_sentiment") == 1
-    words_pos, words_neg = list(POSITIVE), list(NEGATIVE)
-    typo_pos, typo_neg = list(POSITIVE_TYPO), list(NEGATIVE_TYPO)
     parts = []
     for k in range(MAX_CLAUSES):
         negated = rng.bernoulli(f"neg{k}", NEGATION_RATE, rid)
@@ -77,10 +92,20 @@ def build(
         word_is_positive = positive != negated
         idx = rng.integer(f"word{k}", 0, len(POSITIVE), rid)
         typo = rng.bernoulli(f"typo{k}", TYPO_RATE, rid)
-        word = F.when(
-            word_is_positive,
-            F.when(typo, lookup(typo_pos, idx)).otherwise(lookup(words_pos, idx)),
-        ).otherwise(F.when(typo, lookup(typo_neg, idx)).otherwise(lookup(words_neg, idx)))
+        subject_idx = rng.integer(f"subj{k}", 0, len(SUBJECTS), rid)
+        feminine = lookup([int(x.startswith("a ")) for x in SUBJECTS], subject_idx)
+        # one flat table: [typo][feminine][polarity][word]
+        table = [
+            w
+            for group in (
+                NEGATIVE, POSITIVE, NEGATIVE_F, POSITIVE_F,
+                NEGATIVE_TYPO, POSITIVE_TYPO, NEGATIVE_F_TYPO, POSITIVE_F_TYPO,
+            )
+            for w in group
+        ]  # fmt: skip
+        size = len(POSITIVE)
+        slot = typo.cast("int") * 4 + feminine * 2 + word_is_positive.cast("int")
+        word = lookup(table, slot * F.lit(size) + idx)
         intens = F.when(
             rng.bernoulli(f"int{k}", INTENSIFIER_RATE, rid) & ~negated,
             lookup(list(INTENSIFIERS), rng.integer(f"intw{k}", 0, len(INTENSIFIERS), rid)),
@@ -88,7 +113,7 @@ def build(
         negation = F.when(
             negated, lookup(list(NEGATIONS), rng.integer(f"negw{k}", 0, len(NEGATIONS), rid))
         )
-        subject = lookup(list(SUBJECTS), rng.integer(f"subj{k}", 0, len(SUBJECTS), rid))
+        subject = lookup(list(SUBJECTS), subject_idx)
         verb = lookup(list(VERBS), rng.integer(f"verb{k}", 0, len(VERBS), rid))
         clause = F.concat_ws(
             " ", subject, F.when(negated, F.lit("não")), verb, negation, intens, word
@@ -99,20 +124,26 @@ def build(
             rng.bernoulli(f"neutral{k}", 0.3, rid),
             lookup(list(NEUTRAL), rng.integer(f"neutralw{k}", 0, len(NEUTRAL), rid)),
         )
-        parts.append(F.when(F.lit(k) < F.col("_n"), F.concat_ws(", ", clause, neutral)))
+        sentence = F.concat_ws(", ", clause, neutral)
+        sentence = F.concat(F.upper(F.substring(sentence, 1, 1)), F.substring(sentence, 2, 10_000))
+        parts.append(F.when(F.lit(k) < F.col("_n"), sentence))
     closing = F.when(
-        rng.bernoulli("closing", 0.5, rid),
+        rng.bernoulli("closing", CLOSING_RATE, rid),
         F.when(positive, lookup(list(CLOSINGS_POS), rng.integer("closew", 0, 4, rid))).otherwise(
             lookup(list(CLOSINGS_NEG), rng.integer("closew", 0, 4, rid))
         ),
     )
+    closing = F.concat(F.upper(F.substring(closing, 1, 1)), F.substring(closing, 2, 100))
     text = F.concat(F.concat_ws(". ", *parts, closing), F.lit("."))
-    text = F.concat(F.upper(F.substring(text, 1, 1)), F.substring(text, 2, 100_000))
     flipped = rng.bernoulli("label_noise", float(noise), rid)
+    # stars follow the TRUE sentiment (4-5 or 1-2); the noisy label is the one to learn
+    strong = rng.bernoulli("stars", 0.55, rid).cast("int")
+    stars = F.when(positive, F.lit(4) + strong).otherwise(F.lit(2) - strong)
     full = base.select(
         rid,
         "product_id",
         text.alias("text"),
+        stars.alias("rating"),
         F.when(flipped, F.lit(1) - F.col("true_sentiment"))
         .otherwise(F.col("true_sentiment"))
         .alias("sentiment"),
