@@ -422,7 +422,9 @@ def grade(
                     f"{' e um servidor Spark Connect' if server else ''} "
                     f"(preparação: {time.monotonic() - start:.0f} s)..."
                 )
-                results.extend(_run(slots, list(p.jobs), server, parts, progress, write_feedback))
+                results.extend(
+                    _Scheduler(slots, list(p.jobs), server, parts, progress, write_feedback).run()
+                )
     finally:
         for slot in slots:
             slot.stop()
@@ -483,87 +485,135 @@ def _wait_server(server, progress) -> bool:
     return True
 
 
-def _run(slots, pending: list[Job], server, parts, progress, write_feedback) -> list[Result]:
-    results: list[Result] = []
-    retries: dict[tuple[str, str], int] = {}
-    total = len(pending)
-    pending = list(reversed(pending))  # pop() from the end keeps the original order
-    while pending or any(s.job for s in slots):
-        for slot in slots:
+class _Scheduler:
+    """Hands jobs to worker slots, enforces the hard deadline, survives worker and server deaths.
+
+    A job is graded again (once) when its worker process died, or when the
+    Spark Connect server died while it ran: the failure was not the student's.
+    """
+
+    def __init__(self, slots, jobs: list[Job], server, parts, progress, write_feedback):
+        self.slots, self.server, self.parts = slots, server, parts
+        self.progress, self.write_feedback = progress, write_feedback
+        self.pending = list(reversed(jobs))  # pop() from the end keeps the original order
+        self.total = len(jobs)
+        self.results: list[Result] = []
+        self.retried: set[tuple[str, str]] = set()
+        self.suspect: set[tuple[str, str]] = set()
+
+    def run(self) -> list[Result]:
+        while self.pending or any(s.job for s in self.slots):
+            self._check_server()
+            self._assign()
+            conns = {s.conn: s for s in self.slots}
+            for conn in wait(list(conns), timeout=1.0):
+                self._receive(conns[conn])
+            self._enforce_deadlines()
+        return self.results
+
+    def _assign(self) -> None:
+        """Give idle workers the next jobs; a retried job runs alone, so a culprit cannot hit it again."""
+        alone = any((s.job.student, s.job.exercise) in self.retried for s in self.slots if s.job)
+        for slot in self.slots:
             if slot.stale and slot.job is None:
                 slot.restart()
-            if slot.ready and slot.job is None and pending:
-                slot.assign(pending.pop())
-        conns = {s.conn: s for s in slots}
-        for conn in wait(list(conns), timeout=1.0):
-            slot = conns[conn]
-            try:
-                message = conn.recv()
-            except (EOFError, OSError):
-                message = None
-            if message is None:  # the worker process died
-                job = slot.job
-                slot.failed_starts += 0 if job else 1
-                if slot.failed_starts >= 3:
-                    raise RuntimeError(f"o processo do corretor não inicia; veja {slot.args[3]}")
-                slot.restart()
-                if job is None:
-                    continue
-                key = (job.student, job.exercise)
-                if retries.get(key, 0) < 1:
-                    retries[key] = 1
-                    pending.append(job)
-                    continue
-                result = zero_result(
-                    job.student,
-                    job.exercise,
-                    parts[job.exercise],
-                    "o processo do corretor morreu neste notebook",
-                )
-                write_feedback(Path(job.feedback), result)
-            elif message.get("ready"):
-                slot.ready, slot.failed_starts = True, 0
+            if alone or not (slot.ready and slot.job is None and self.pending):
                 continue
-            else:
-                result = Result.from_dict(message)
-                job = slot.job
-                slot.job = None
-                if server is not None and not server.alive():
-                    progress(
-                        "aviso: o servidor Spark Connect caiu; reiniciando e corrigindo de novo"
-                    )
-                    server.stop()
-                    try:
-                        server.start()
-                    except Exception as exc:  # noqa: BLE001
-                        progress(f"aviso: não reiniciou ({exc}); seguindo sem Spark Connect")
-                        server = None
-                        _without_connect(slots)
-                    if retries.get((job.student, job.exercise), 0) < 1:
-                        retries[(job.student, job.exercise)] = 1
-                        pending.append(job)
-                        continue
-            results.append(result)
-            _report(progress, len(results), total, result)
+            job = self.pending[-1]
+            if (job.student, job.exercise) in self.retried:
+                if any(s.job for s in self.slots):
+                    return  # wait until the others are done
+                alone = True
+            slot.assign(self.pending.pop())
+
+    def _retry(self, job: Job) -> bool:
+        key = (job.student, job.exercise)
+        self.suspect.discard(key)
+        if key in self.retried:
+            return False
+        self.retried.add(key)
+        self.pending.append(job)
+        return True
+
+    def _record(self, result: Result, job: Job | None = None) -> None:
+        if job is not None:
+            self.write_feedback(Path(job.feedback), result)
+        self.results.append(result)
+        _report(self.progress, len(self.results), self.total, result)
+
+    def _check_server(self) -> None:
+        if self.server is None or self.server.running():
+            return
+        in_flight = [(s.job.student, s.job.exercise) for s in self.slots if s.job]
+        self.suspect.update(in_flight)
+        self.progress(
+            "aviso: o servidor Spark Connect caiu; reiniciando (os notebooks afetados serão refeitos)"
+        )
+        self.server.stop()
+        try:
+            self.server.start()
+        except Exception as exc:  # noqa: BLE001
+            self.progress(f"aviso: não reiniciou ({exc}); seguindo sem Spark Connect")
+            self.server = None
+            _without_connect(self.slots)
+
+    def _receive(self, slot) -> None:
+        try:
+            message = slot.conn.recv()
+        except (EOFError, OSError):
+            message = None
+        if message is not None and message.get("ready"):
+            slot.ready, slot.failed_starts = True, 0
+            return
+        job, slot.job = slot.job, None
+        if message is None:  # the worker process died
+            slot.failed_starts += 0 if job else 1
+            if slot.failed_starts >= 3:
+                raise RuntimeError(f"o processo do corretor não inicia; veja {slot.args[3]}")
+            slot.restart()
+            if job is None or self._retry(job):
+                return
+            reason = "o processo do corretor morreu neste notebook"
+            self._record(
+                zero_result(job.student, job.exercise, self.parts[job.exercise], reason), job
+            )
+            return
+        self._check_server()  # did the server die under this notebook?
+        key = (job.student, job.exercise)
+        if key in self.suspect and self._retry(job):
+            return
+        result = Result.from_dict(message)
+        if key in self.suspect:  # it ran alone and the server died again: this notebook did it
+            self.suspect.discard(key)
+            note = "o servidor Spark caiu durante este notebook (duas vezes, rodando sozinho)"
+            result.notes.append(note)
+            for p in result.parts:
+                if p.score < p.max_score:
+                    p.reason = "; ".join(x for x in (p.reason, note) if x)
+            self.write_feedback(Path(job.feedback), result)
+        self._record(result)
+
+    def _enforce_deadlines(self) -> None:
         now = time.monotonic()
-        for slot in slots:
+        for slot in self.slots:
             if not slot.ready and now - slot.started > STARTUP_SECONDS:
                 raise RuntimeError(
                     f"o processo do corretor não ficou pronto em {STARTUP_SECONDS} s; veja {slot.args[3]}"
                 )
-            if slot.job is not None and now > slot.deadline:
-                job = slot.job
-                reason = (
-                    f"o corretor encerrou o notebook após {job.timeout + GRACE_SECONDS} s (travado)"
-                )
-                result = zero_result(
-                    job.student, job.exercise, parts[job.exercise], reason, now - slot.started
-                )
-                write_feedback(Path(job.feedback), result)
-                slot.restart()
-                results.append(result)
-                _report(progress, len(results), total, result)
-    return results
+            if slot.job is None or now <= slot.deadline:
+                continue
+            job = slot.job
+            slot.restart()
+            self._check_server()
+            if (job.student, job.exercise) in self.suspect and self._retry(job):
+                continue
+            reason = (
+                f"o corretor encerrou o notebook após {job.timeout + GRACE_SECONDS} s (travado)"
+            )
+            result = zero_result(
+                job.student, job.exercise, self.parts[job.exercise], reason, now - slot.started
+            )
+            self._record(result, job)
 
 
 def _report(progress, done: int, total: int, r: Result) -> None:

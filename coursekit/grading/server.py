@@ -173,6 +173,10 @@ class ConnectServer:
         finally:
             spark.stop()
 
+    def running(self) -> bool:
+        """True while the server process runs (cheap: no network)."""
+        return self.proc is not None and self.proc.poll() is None
+
     def alive(self) -> bool:
         """True while the process runs and its port answers."""
         return (
