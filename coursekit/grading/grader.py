@@ -590,7 +590,6 @@ class _Scheduler:
             for p in result.parts:
                 if p.score < p.max_score:
                     p.reason = "; ".join(x for x in (p.reason, note) if x)
-            self.write_feedback(Path(job.feedback), result)
         self._record(result)
 
     def _enforce_deadlines(self) -> None:
