@@ -52,12 +52,12 @@ test: setup
 	$(PY) -m pytest -n 2 --dist loadfile --durations=25 $(PYTEST_ARGS)
 
 lint: setup
-	$(PY) -m ruff check coursekit mlplatform tests notebooks solutions exercises
-	$(PY) -m ruff format --check coursekit mlplatform tests notebooks solutions exercises
+	$(PY) -m ruff check coursekit mlplatform tests notebooks solutions
+	$(PY) -m ruff format --check coursekit mlplatform tests notebooks solutions
 
 format: setup
-	$(PY) -m ruff format coursekit mlplatform tests notebooks solutions exercises
-	$(PY) -m ruff check --fix coursekit mlplatform tests notebooks solutions exercises
+	$(PY) -m ruff format coursekit mlplatform tests notebooks solutions
+	$(PY) -m ruff check --fix coursekit mlplatform tests notebooks solutions
 
 # Student versions exercises/ regenerated from solutions/ (nbgrader generate_assignment).
 exercises: setup
