@@ -76,7 +76,13 @@ def test_ruff_lint_and_format_are_clean():
 
     targets = [
         p
-        for p in ("coursekit", "tests", "notebooks", "solutions", "mlplatform")  # exercises/ is generated
+        for p in (
+            "coursekit",
+            "tests",
+            "notebooks",
+            "solutions",
+            "mlplatform",
+        )  # exercises/ is generated
         if (ROOT / p).exists()
     ]
     lint = subprocess.run(
