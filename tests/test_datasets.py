@@ -347,7 +347,7 @@ def test_anomaly_kinds_present_and_detectable(spark):
     assert 0.01 <= ds.truth["anomaly_rate"] <= 0.03
     assert set(ds.truth["counts"]) == set(ANOMALY_TYPES)
     rows = ds.df.join(labels, "transaction_id")
-    speed = F.col("distance_from_prev_km") / (F.col("seconds_since_prev") / 3600)
+    speed = F.col("implied_speed_kmh")
     stats = {
         r["anomaly_type"]: r
         for r in rows.groupBy("anomaly_type")

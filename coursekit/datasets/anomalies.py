@@ -11,7 +11,7 @@ rows are replaced by anomalies:
   online amounts (card testing); the 5 rows after the first are labelled.
 
 Per-row features (``distance_from_prev_km``, ``seconds_since_prev``,
-``n_tx_1h``, ``amount_z``...) come from window functions over each
+``implied_speed_kmh``, ``n_tx_1h``, ``amount_z``...) come from window functions over each
 customer's history. Labels are only in ``truth["labels"]``.
 """
 
@@ -50,6 +50,7 @@ SCHEMA = {
     "distance_from_home_km": "double",
     "distance_from_prev_km": "double",
     "seconds_since_prev": "double",
+    "implied_speed_kmh": "double",
     "n_tx_1h": "int",
     "amount_z": "double",
 }
@@ -167,6 +168,9 @@ def build(
         F.count("*").over(last_hour).cast("int").alias("n_tx_1h"),
         round_to((F.col("amount") - F.avg("amount").over(whole)) / F.stddev("amount").over(whole), 4).alias("amount_z"),
     )  # fmt: skip
+    # km/h needed to go from the previous purchase to this one (gaps under a minute count as 1 min)
+    speed = F.col("distance_from_prev_km") / F.greatest(F.col("seconds_since_prev"), F.lit(60.0))
+    df = df.withColumn("implied_speed_kmh", round_to(speed * F.lit(3600.0), 1))
     features = df.select(*[F.col(c).cast(t).alias(c) for c, t in SCHEMA.items()])
     labels = df.select(
         "transaction_id",

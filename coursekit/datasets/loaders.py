@@ -92,7 +92,7 @@ def schema_problems(
         return problems
     aggs = []
     for c in to_check:
-        bad = F.col(c).isNotNull() & F.try_cast(F.col(c), expected[c]).isNull()
+        bad = F.col(c).isNotNull() & F.col(c).try_cast(expected[c]).isNull()
         aggs.append(F.sum(bad.cast("long")).alias(f"n{len(aggs)}"))
         aggs.append(
             F.first(F.when(bad, F.col(c).cast("string")), ignorenulls=True).alias(f"e{len(aggs)}")

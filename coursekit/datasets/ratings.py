@@ -113,8 +113,22 @@ FACTOR_WORDS = (
         ),
     ),
     (
-        ("prático", "organização", "dia a dia", "funcional", "resistente", "fácil de limpar"),
-        ("diversão", "lazer", "presente", "colorido", "para a família", "entretenimento"),
+        (
+            "o uso diário",
+            "organizar a casa",
+            "o dia a dia",
+            "quem quer praticidade",
+            "tarefas do lar",
+            "quem precisa de algo resistente",
+        ),
+        (
+            "momentos de lazer",
+            "presentear",
+            "a família se divertir",
+            "horas de diversão",
+            "os fins de semana",
+            "entretenimento em casa",
+        ),
     ),
 )
 FILLER = (
@@ -410,10 +424,10 @@ def _items_table(
             word(1, 0),
             F.lit("."),
         ),
-        F.concat(F.lit("Ideal para quem busca "), word(2, 0), F.lit(".")),
+        F.concat(F.lit("Ideal para "), word(2, 0), F.lit(".")),
         F.when(strong(0), F.concat(F.lit("Destaque: "), word(0, 1), F.lit("."))),
-        F.when(strong(1), F.concat(F.lit("Linha "), word(1, 1), F.lit("."))),
-        F.when(strong(2), F.concat(F.lit("Pensado para "), word(2, 1), F.lit("."))),
+        F.when(strong(1), F.concat(F.lit("Faixa: "), word(1, 1), F.lit("."))),
+        F.when(strong(2), F.concat(F.lit("Também serve para "), word(2, 1), F.lit("."))),
         lookup(list(FILLER), rng.integer("item.filler", 0, len(FILLER), iid)),
     )
     tags = F.concat_ws(

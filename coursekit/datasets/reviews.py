@@ -15,7 +15,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from coursekit.datasets._base import Dataset, Truth
-from coursekit.datasets._random import Rng, lookup, range_ids
+from coursekit.datasets._random import Rng, codegen_barrier, lookup, range_ids
 
 NAME = "reviews"
 SIZES = {"ci": 4_000, "aula": 40_000, "grande": 20_000_000}
@@ -56,7 +56,8 @@ POSITIVE_TYPO = ("bon", "otimo", "exelente", "maravilhozo", "rapido", "perfeto",
 NEGATIVE_TYPO = ("ruin", "pessimo", "horrivel", "lento", "fragil", "decepsionante", "fraco", "defeituozo",
                  "caro", "terivel")  # fmt: skip
 INTENSIFIERS = ("muito", "super", "bem", "extremamente", "bastante")
-NEGATIONS = ("não", "nada", "nem um pouco")
+#: What may follow "não <verbo>": "não é ruim", "não é nada ruim", "não é nem um pouco ruim".
+NEGATION_TAILS = ("", "nada", "nem um pouco")
 NEUTRAL = ("comprei pela internet", "uso todos os dias", "foi um presente para minha mãe",
            "chegou numa terça-feira", "vi a propaganda na televisão", "é a segunda vez que compro",
            "veio na cor azul", "paguei no cartão", "comparei com outras marcas", "uso no trabalho")  # fmt: skip
@@ -85,48 +86,57 @@ def build(
         rng.integer("n_clauses", MIN_CLAUSES, MAX_CLAUSES + 1, rid).cast("int").alias("_n"),
     )
     positive = F.col("true_sentiment") == 1
-    parts = []
+    # one flat word table: [typo][feminine][polarity][word]
+    table = [
+        w
+        for group in (
+            NEGATIVE, POSITIVE, NEGATIVE_F, POSITIVE_F,
+            NEGATIVE_TYPO, POSITIVE_TYPO, NEGATIVE_F_TYPO, POSITIVE_F_TYPO,
+        )
+        for w in group
+    ]  # fmt: skip
+    size = len(POSITIVE)
+    feminine_flags = [int(x.startswith("a ")) for x in SUBJECTS]
+    df = base
     for k in range(MAX_CLAUSES):
-        negated = rng.bernoulli(f"neg{k}", NEGATION_RATE, rid)
+        # draws first, as columns; then the sentence; then a codegen cut (see codegen_barrier)
+        df = df.select(
+            "*",
+            rng.bernoulli(f"neg{k}", NEGATION_RATE, rid).alias("_neg"),
+            rng.integer(f"word{k}", 0, size, rid).alias("_word"),
+            rng.bernoulli(f"typo{k}", TYPO_RATE, rid).cast("int").alias("_typo"),
+            rng.integer(f"subj{k}", 0, len(SUBJECTS), rid).alias("_subj"),
+            rng.bernoulli(f"int{k}", INTENSIFIER_RATE, rid).alias("_int"),
+            rng.integer(f"intw{k}", 0, len(INTENSIFIERS), rid).alias("_intw"),
+            rng.integer(f"negw{k}", 0, len(NEGATION_TAILS), rid).alias("_negw"),
+            rng.integer(f"verb{k}", 0, len(VERBS), rid).alias("_verb"),
+            rng.bernoulli(f"neutral{k}", 0.3, rid).alias("_neutral"),
+            rng.integer(f"neutralw{k}", 0, len(NEUTRAL), rid).alias("_neutralw"),
+        )
+        negated = F.col("_neg")
         # a negated clause uses a word of the opposite polarity: "não é ruim" is positive
-        word_is_positive = positive != negated
-        idx = rng.integer(f"word{k}", 0, len(POSITIVE), rid)
-        typo = rng.bernoulli(f"typo{k}", TYPO_RATE, rid)
-        subject_idx = rng.integer(f"subj{k}", 0, len(SUBJECTS), rid)
-        feminine = lookup([int(x.startswith("a ")) for x in SUBJECTS], subject_idx)
-        # one flat table: [typo][feminine][polarity][word]
-        table = [
-            w
-            for group in (
-                NEGATIVE, POSITIVE, NEGATIVE_F, POSITIVE_F,
-                NEGATIVE_TYPO, POSITIVE_TYPO, NEGATIVE_F_TYPO, POSITIVE_F_TYPO,
-            )
-            for w in group
-        ]  # fmt: skip
-        size = len(POSITIVE)
-        slot = typo.cast("int") * 4 + feminine * 2 + word_is_positive.cast("int")
-        word = lookup(table, slot * F.lit(size) + idx)
-        intens = F.when(
-            rng.bernoulli(f"int{k}", INTENSIFIER_RATE, rid) & ~negated,
-            lookup(list(INTENSIFIERS), rng.integer(f"intw{k}", 0, len(INTENSIFIERS), rid)),
-        )
-        negation = F.when(
-            negated, lookup(list(NEGATIONS), rng.integer(f"negw{k}", 0, len(NEGATIONS), rid))
-        )
-        subject = lookup(list(SUBJECTS), subject_idx)
-        verb = lookup(list(VERBS), rng.integer(f"verb{k}", 0, len(VERBS), rid))
+        word_is_positive = (positive != negated).cast("int")
+        feminine = lookup(feminine_flags, F.col("_subj"))
+        slot = F.col("_typo") * 4 + feminine * 2 + word_is_positive
+        word = lookup(table, slot * F.lit(size) + F.col("_word"))
+        intens = F.when(F.col("_int") & ~negated, lookup(list(INTENSIFIERS), F.col("_intw")))
+        tail = F.when(negated, F.nullif(lookup(list(NEGATION_TAILS), F.col("_negw")), F.lit("")))
         clause = F.concat_ws(
-            " ", subject, F.when(negated, F.lit("não")), verb, negation, intens, word
+            " ",
+            lookup(list(SUBJECTS), F.col("_subj")),
+            F.when(negated, F.lit("não")),
+            lookup(list(VERBS), F.col("_verb")),
+            tail,
+            intens,
+            word,
         )
-        # "nada"/"nem um pouco" read as "não é nada bom" — drop the duplicated "não" for "não"
-        clause = F.regexp_replace(clause, r"não (\S+) não ", "não $1 ")
-        neutral = F.when(
-            rng.bernoulli(f"neutral{k}", 0.3, rid),
-            lookup(list(NEUTRAL), rng.integer(f"neutralw{k}", 0, len(NEUTRAL), rid)),
-        )
+        neutral = F.when(F.col("_neutral"), lookup(list(NEUTRAL), F.col("_neutralw")))
         sentence = F.concat_ws(", ", clause, neutral)
         sentence = F.concat(F.upper(F.substring(sentence, 1, 1)), F.substring(sentence, 2, 10_000))
-        parts.append(F.when(F.lit(k) < F.col("_n"), sentence))
+        kept = [c for c in df.columns if not c.startswith("_") or c == "_n" or c[2:].isdigit()]
+        df = df.select(*kept, F.when(F.lit(k) < F.col("_n"), sentence).alias(f"_s{k}"))
+        df = codegen_barrier(df, "review_id")
+    parts = [F.col(f"_s{k}") for k in range(MAX_CLAUSES)]
     closing = F.when(
         rng.bernoulli("closing", CLOSING_RATE, rid),
         F.when(positive, lookup(list(CLOSINGS_POS), rng.integer("closew", 0, 4, rid))).otherwise(
@@ -139,7 +149,7 @@ def build(
     # stars follow the TRUE sentiment (4-5 or 1-2); the noisy label is the one to learn
     strong = rng.bernoulli("stars", 0.55, rid).cast("int")
     stars = F.when(positive, F.lit(4) + strong).otherwise(F.lit(2) - strong)
-    full = base.select(
+    full = df.select(
         rid,
         "product_id",
         text.alias("text"),
