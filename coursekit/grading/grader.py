@@ -209,6 +209,8 @@ def plan(
                     note,
                 )
             )
+    # longest first (the exercise's time limit is the only hint), so the run does not end on one slow notebook
+    jobs.sort(key=lambda j: (-j.timeout, j.exercise, j.student))
     return _Plan(jobs, done, messages, wanted)
 
 
