@@ -85,8 +85,33 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrompido: nada foi gravado", file=sys.stderr)
         return 130
+    print(summary_table(run.results))
     print(f"totais: {run.totals_csv}\nfeedback: {run.feedback_dir}")
     return 0
+
+
+def summary_table(results) -> str:
+    """Students x exercises, ``score/max`` per cell (known exercises only)."""
+    exercises = sorted({r.exercise for r in results if any(p.max_score for p in r.parts)})
+    students = sorted({r.student for r in results})
+    cells = {
+        (
+            r.student,
+            r.exercise,
+        ): f"{sum(p.score for p in r.parts):g}/{sum(p.max_score for p in r.parts):g}"
+        for r in results
+    }
+    width = max([len("aluno"), *map(len, students)])
+    cols = [max(len(e), 7) for e in exercises]
+    lines = [
+        "aluno".ljust(width)
+        + "  "
+        + "  ".join(e.ljust(w) for e, w in zip(exercises, cols, strict=True))
+    ]
+    for s in students:
+        row = [cells.get((s, e), "-").ljust(w) for e, w in zip(exercises, cols, strict=True)]
+        lines.append(s.ljust(width) + "  " + "  ".join(row))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
