@@ -216,6 +216,11 @@ def get_spark(app_name: str = "coursekit", conf: Mapping[str, str] | None = None
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
     if mode() == "connect":
         return _connect_session(app_name, settings)
+    # PySpark sets SPARK_CONNECT_MODE_ENABLED=1 in os.environ whenever a process opens a
+    # Connect session, and never unsets it. A later classic session in that process, or in any
+    # child it starts (a kernel, a test subprocess), then fails with CONNECT_URL_NOT_SET.
+    # Without SPARK_REMOTE we are in classic mode, so the flag is stale: drop it.
+    os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
 
     from pyspark.sql import SparkSession
 

