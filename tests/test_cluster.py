@@ -13,8 +13,9 @@ Lessons 02 and 03 (or ``COURSEKIT_CLUSTER_LESSONS=all`` / a comma list) run at `
 (``COURSEKIT_MASTER``) and over Connect (``SPARK_REMOTE``); their recorded
 figures must match the local run. The local figures come from
 ``build/results/<notebook>.json`` (written by the notebook suite, tests/nbrun.py)
-when that file is newer than the notebook and than coursekit; otherwise this
-file runs the notebook locally itself into ``build/results/cluster/local/``.
+when that file is newer than the notebook and than coursekit; otherwise from an
+earlier local run of this file (``build/results/cluster/local/``, same freshness
+rule); otherwise this file runs the notebook locally itself, into that folder.
 """
 
 from __future__ import annotations
@@ -334,13 +335,23 @@ _local_cache: dict[str, tuple[dict, str]] = {}
 
 
 def local_figures(notebook: Path) -> tuple[dict, str]:
-    """The local run's figures: the notebook suite's file when fresh, else a local run now."""
+    """The local run's figures: a fresh results file if there is one, else a local run now.
+
+    Fresh = newer than the notebook and every coursekit module. Looked up in order:
+    ``build/results/<nb>.json`` (the notebook suite) and ``build/results/cluster/local/<nb>.json``
+    (an earlier local run by this file).
+    """
     if notebook.stem not in _local_cache:
-        suite_file = RESULTS / f"{notebook.stem}.json"
-        if suite_file.exists() and suite_file.stat().st_mtime > _newest_source_mtime(notebook):
-            figures = json.loads(suite_file.read_text())
-            if figures:
-                _local_cache[notebook.stem] = (figures, f"from {suite_file.relative_to(ROOT)}")
+        newest = _newest_source_mtime(notebook)
+        for candidate in (
+            RESULTS / f"{notebook.stem}.json",
+            RESULTS / "cluster" / "local" / f"{notebook.stem}.json",
+        ):
+            if candidate.exists() and candidate.stat().st_mtime > newest:
+                figures = json.loads(candidate.read_text())
+                if figures:
+                    _local_cache[notebook.stem] = (figures, f"from {candidate.relative_to(ROOT)}")
+                    break
         if notebook.stem not in _local_cache:
             figures, seconds = run_lesson(notebook, "local", {"COURSEKIT_MASTER": "local[*]"})
             _local_cache[notebook.stem] = (figures, f"run here in {seconds:.0f}s")
