@@ -334,13 +334,43 @@ def run_lesson(notebook: Path, mode: str, env_extra: dict[str, str]) -> tuple[di
 _local_cache: dict[str, tuple[dict, str]] = {}
 
 
-def local_figures(notebook: Path) -> tuple[dict, str]:
-    """The local run's figures: a fresh results file if there is one, else a local run now.
+def _suite_runs(request, notebook: Path) -> bool:
+    """True when this pytest session also executes ``notebook`` through tests/nbrun.py."""
+    prepared = ROOT / "build" / "nbrun" / notebook.parent.name / notebook.name
+    return any(Path(str(item.fspath)) == prepared for item in request.session.items)
 
-    Fresh = newer than the notebook and every coursekit module. Looked up in order:
-    ``build/results/<nb>.json`` (the notebook suite) and ``build/results/cluster/local/<nb>.json``
-    (an earlier local run by this file).
+
+def _wait_for_suite(notebook: Path, timeout: float = 1200) -> dict | None:
+    """Figures of this session's suite run of ``notebook`` (tests/nbrun.py markers), once it ends."""
+    complete = RESULTS / f"{notebook.stem}.complete"
+    failed = RESULTS / f"{notebook.stem}.failed"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if complete.exists():
+            return json.loads((RESULTS / f"{notebook.stem}.json").read_text())
+        if failed.exists():
+            pytest.fail(
+                f"{notebook.name} failed in the local notebook suite (see its failing cell "
+                "above); there are no local figures to compare with"
+            )
+        time.sleep(3)
+    return None
+
+
+def local_figures(notebook: Path, request=None) -> tuple[dict, str]:
+    """The local run's figures.
+
+    When this session's notebook suite runs the lesson too, wait for that run (conftest.py
+    starts it first); otherwise use a fresh results file (newer than the notebook and every
+    coursekit module: ``build/results/<nb>.json`` from the suite, then
+    ``build/results/cluster/local/<nb>.json`` from an earlier run of this file), else run it now.
     """
+    if notebook.stem not in _local_cache and request is not None and _suite_runs(request, notebook):
+        waited = time.monotonic()
+        figures = _wait_for_suite(notebook)
+        if figures:
+            source = f"from this session's notebook suite (waited {time.monotonic() - waited:.0f}s)"
+            _local_cache[notebook.stem] = (figures, source)
     if notebook.stem not in _local_cache:
         newest = _newest_source_mtime(notebook)
         for candidate in (
@@ -400,11 +430,11 @@ def _lesson(name: str) -> Path:
     return path
 
 
-def _check_lesson(name: str, mode: str, env_extra: dict[str, str]) -> None:
+def _check_lesson(request, name: str, mode: str, env_extra: dict[str, str]) -> None:
     notebook = _lesson(name)
     release_held_jobs()
-    local, source = local_figures(notebook)
-    remote, seconds = run_lesson(notebook, mode, env_extra)
+    remote, seconds = run_lesson(notebook, mode, env_extra)  # first: the local run may be going on
+    local, source = local_figures(notebook, request)
     print(f"\n[{mode}] {name}: {seconds:.0f}s; local figures {source}")
     problems = compare(local, remote)
     assert not problems, f"{name} in mode {mode} differs from local:\n  " + "\n  ".join(problems)
@@ -412,8 +442,8 @@ def _check_lesson(name: str, mode: str, env_extra: dict[str, str]) -> None:
 
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize("name", LESSONS)
-def test_lesson_on_cluster_matches_local(stack, name):
-    _check_lesson(name, "cluster", {"COURSEKIT_MASTER": stack["cluster"].master_url})
+def test_lesson_on_cluster_matches_local(request, stack, name):
+    _check_lesson(request, name, "cluster", {"COURSEKIT_MASTER": stack["cluster"].master_url})
 
 
 def test_ml_pipeline_over_connect(stack, held_job):
@@ -441,8 +471,8 @@ def test_ml_pipeline_over_connect(stack, held_job):
 
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize("name", LESSONS)
-def test_lesson_over_connect_matches_local(stack, name):
-    _check_lesson(name, "connect", {"SPARK_REMOTE": stack["connect"].remote_url})
+def test_lesson_over_connect_matches_local(request, stack, name):
+    _check_lesson(request, name, "connect", {"SPARK_REMOTE": stack["connect"].remote_url})
 
 
 def test_compare_flags_a_real_difference():
