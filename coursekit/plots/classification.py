@@ -24,22 +24,10 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from coursekit.plots._common import require_columns
+
 #: Columns a threshold table must have (one row per threshold, any order).
 CURVE_COLUMNS = ("threshold", "precision", "recall", "fpr")
-
-
-def _check_frame(table: pd.DataFrame, columns: Sequence[str], where: str, param: str) -> None:
-    if not isinstance(table, pd.DataFrame):
-        raise TypeError(
-            f"O parâmetro {param!r} de {where} deve ser um pandas.DataFrame pequeno "
-            f"(agregue no Spark e use toPandas()). Recebido: {type(table).__name__}."
-        )
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise ValueError(
-            f"O parâmetro {param!r} de {where} precisa das colunas {list(columns)}; "
-            f"faltam {missing}. Colunas recebidas: {list(table.columns)}."
-        )
 
 
 def plot_roc_pr(
@@ -79,7 +67,7 @@ def plot_roc_pr(
     if not curves:
         raise ValueError("plot_roc_pr: 'curves' está vazio; passe {'nome': tabela_de_limiares}.")
     for name, table in curves.items():
-        _check_frame(table, CURVE_COLUMNS, "plot_roc_pr", f"curves[{name!r}]")
+        require_columns(table, CURVE_COLUMNS, f"plot_roc_pr (curves[{name!r}])")
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     roc_ax, pr_ax = axes
@@ -125,9 +113,7 @@ def plot_threshold_tradeoff(
     >>> plot_threshold_tradeoff(t, threshold=0.5).get_xlabel()
     'limiar de decisão'
     """
-    _check_frame(
-        table, ("threshold", "precision", "recall", "f1"), "plot_threshold_tradeoff", "table"
-    )
+    require_columns(table, ("threshold", "precision", "recall", "f1"), "plot_threshold_tradeoff")
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 4))
     t = table.sort_values("threshold")
@@ -263,7 +249,7 @@ def plot_model_comparison(
     >>> len(plot_model_comparison(t, metrics=["auc", "segundos"], reference={"auc": 0.95}))
     2
     """
-    _check_frame(table, [model_col, *metrics], "plot_model_comparison", "table")
+    require_columns(table, [model_col, *metrics], "plot_model_comparison")
     if axes is None:
         _, axes = plt.subplots(1, len(metrics), figsize=(3.8 * len(metrics), 3.6), squeeze=False)
         axes = axes[0]

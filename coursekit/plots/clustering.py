@@ -17,24 +17,15 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Collection
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 
+from coursekit.plots._common import require_columns
+
 __all__ = ["cluster_profiles", "cluster_scatter", "contingency_heatmap", "elbow_silhouette"]
-
-
-def _require_columns(frame: pd.DataFrame, names: Collection[str], where: str) -> None:
-    missing = [name for name in names if name not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"{where}: coluna(s) {missing} não encontrada(s). Colunas existentes: {list(frame.columns)}. "
-            "Renomeie as colunas ou passe os nomes certos nos parâmetros."
-        )
 
 
 def elbow_silhouette(
@@ -69,7 +60,7 @@ def elbow_silhouette(
     ValueError
         A column is missing or ``curves`` is empty.
     """
-    _require_columns(curves, (k, cost, silhouette), "elbow_silhouette")
+    require_columns(curves, (k, cost, silhouette), "elbow_silhouette")
     if curves.empty:
         raise ValueError("elbow_silhouette: 'curves' está vazio; passe uma linha por k testado.")
     data = curves.sort_values(k)
@@ -189,7 +180,7 @@ def cluster_scatter(
     ValueError
         A column is missing, or more than 50,000 points were passed (sample in Spark first).
     """
-    _require_columns(points, (x, y, hue), "cluster_scatter")
+    require_columns(points, (x, y, hue), "cluster_scatter")
     if len(points) > 50_000:
         raise ValueError(
             f"cluster_scatter: {len(points):,} pontos é demais para um gráfico; "

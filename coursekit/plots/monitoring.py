@@ -19,29 +19,16 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Collection
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from coursekit.plots._common import require_columns
+
+MONITOR_HINT = "Use as tabelas de coursekit.monitor (ex.: rest(spark).stages())."
+
 __all__ = ["job_timeline", "stage_times", "stream_progress", "task_skew"]
-
-
-def _require(table: pd.DataFrame, names: Collection[str], where: str) -> None:
-    if not isinstance(table, pd.DataFrame):
-        raise TypeError(f"{where}: esperava um pandas.DataFrame. Recebido: {type(table).__name__}")
-    missing = [n for n in names if n not in table.columns]
-    if missing:
-        raise ValueError(
-            f"{where}: coluna(s) {missing} não encontrada(s). Colunas existentes: {list(table.columns)}. "
-            "Use as tabelas de coursekit.monitor (ex.: rest(spark).stages())."
-        )
-    if table.empty:
-        raise ValueError(
-            f"{where}: a tabela está vazia (nenhum estágio/tarefa/lote para desenhar)."
-        )
 
 
 def _short(name: str, width: int = 38) -> str:
@@ -66,7 +53,13 @@ def stage_times(
     top : int, default=15
         Draw the ``top`` slowest stages (by wall time), in stage order.
     """
-    _require(stages, ["stageId", "name", "duration_s", "executorRunTime"], "stage_times")
+    require_columns(
+        stages,
+        ["stageId", "name", "duration_s", "executorRunTime"],
+        "stage_times",
+        hint=MONITOR_HINT,
+        allow_empty=False,
+    )
     data = stages.nlargest(top, "duration_s").sort_values("stageId")
     ax = ax or plt.subplots(figsize=(7.5, 0.8 + 0.38 * len(data)))[1]
     y = np.arange(len(data))
@@ -92,7 +85,13 @@ def job_timeline(
     jobs : pandas.DataFrame
         From ``monitor.rest(spark).jobs()``: ``jobId``, ``submissionTime``, ``completionTime``.
     """
-    _require(jobs, ["jobId", "submissionTime", "completionTime"], "job_timeline")
+    require_columns(
+        jobs,
+        ["jobId", "submissionTime", "completionTime"],
+        "job_timeline",
+        hint=MONITOR_HINT,
+        allow_empty=False,
+    )
     data = jobs.dropna(subset=["completionTime"]).sort_values("jobId")
     t0 = data["submissionTime"].min()
     start = (data["submissionTime"] - t0).dt.total_seconds()
@@ -124,7 +123,7 @@ def task_skew(
     value : str, default="shuffleReadRecords"
         Column to draw (``duration``, ``inputRecords``...).
     """
-    _require(tasks, ["index", value], "task_skew")
+    require_columns(tasks, ["index", value], "task_skew", hint=MONITOR_HINT, allow_empty=False)
     data = tasks.sort_values("index")
     values = data[value].fillna(0).to_numpy(float)
     ax = ax or plt.subplots(figsize=(7.5, 3))[1]
@@ -151,10 +150,12 @@ def stream_progress(
         ``processedRowsPerSecond``, ``durationMs`` (ms) and optionally ``run``
         (which start of the query the batch belongs to).
     """
-    _require(
+    require_columns(
         progress,
         ["batchId", "inputRowsPerSecond", "processedRowsPerSecond", "durationMs"],
         "stream_progress",
+        hint=MONITOR_HINT,
+        allow_empty=False,
     )
     data = progress.sort_values("batchId")
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.5, 5), sharex=True)

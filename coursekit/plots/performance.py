@@ -18,13 +18,14 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
+
+from coursekit.plots._common import new_axes, require_columns
 
 __all__ = [
     "partition_count_curve",
@@ -35,22 +36,6 @@ __all__ = [
 ]
 
 MIB = 2**20
-
-
-def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
-    if ax is None:
-        _, ax = plt.subplots(figsize=size)
-    return ax
-
-
-def _require(table: pd.DataFrame, names: Collection[str], where: str) -> None:
-    if not isinstance(table, pd.DataFrame):
-        raise TypeError(f"{where}: esperava um pandas.DataFrame. Recebido: {type(table).__name__}")
-    missing = [n for n in names if n not in table.columns]
-    if missing:
-        raise ValueError(
-            f"{where}: coluna(s) {missing} não encontrada(s). Colunas existentes: {list(table.columns)}."
-        )
 
 
 def timing_bars(
@@ -67,10 +52,10 @@ def timing_bars(
     unit : {"s"}, default="s"
         Only seconds are supported (the bench tables' unit).
     """
-    _require(table, ["variant", "median_s", "min_s", "max_s"], "timing_bars")
+    require_columns(table, ["variant", "median_s", "min_s", "max_s"], "timing_bars")
     if unit != "s":
         raise ValueError(f"O parâmetro 'unit' deve ser 's'. Recebido: {unit!r}")
-    ax = _axes(ax, (6, 0.6 + 0.5 * len(table)))
+    ax = new_axes(ax, (6, 0.6 + 0.5 * len(table)))
     y = np.arange(len(table))
     med = table["median_s"].to_numpy(float)
     err = np.vstack([med - table["min_s"].to_numpy(float), table["max_s"].to_numpy(float) - med])
@@ -108,7 +93,7 @@ def partition_sizes(
             "partition_sizes: 'sizes' deve ser um dict não vazio {variante: [linhas por partição]}. "
             f"Recebido: {type(sizes).__name__}"
         )
-    ax = _axes(ax, (7.5, 3.8))
+    ax = new_axes(ax, (7.5, 3.8))
     rng = np.random.default_rng(0)  # jitter only
     labels = []
     for x, (name, values) in enumerate(sizes.items()):
@@ -136,9 +121,9 @@ def partition_count_curve(
     table : pandas.DataFrame
         Columns ``partitions``, ``median_s``, ``min_s``, ``max_s``.
     """
-    _require(table, ["partitions", "median_s", "min_s", "max_s"], "partition_count_curve")
+    require_columns(table, ["partitions", "median_s", "min_s", "max_s"], "partition_count_curve")
     data = table.sort_values("partitions")
-    ax = _axes(ax, (6, 3.5))
+    ax = new_axes(ax, (6, 3.5))
     ax.fill_between(data["partitions"], data["min_s"], data["max_s"], alpha=0.2)
     ax.plot(data["partitions"], data["median_s"], "o-")
     best = data.loc[data["median_s"].idxmin()]
@@ -166,13 +151,13 @@ def storage_levels(
     table : pandas.DataFrame
         Columns ``level``, ``memoryUsed``, ``diskUsed`` (bytes, from ``/storage/rdd``).
     """
-    _require(table, ["level", "memoryUsed", "diskUsed"], "storage_levels")
+    require_columns(table, ["level", "memoryUsed", "diskUsed"], "storage_levels")
     long = table.melt(
         id_vars="level", value_vars=["memoryUsed", "diskUsed"], var_name="onde", value_name="bytes"
     )
     long["MiB"] = long["bytes"] / MIB
     long["onde"] = long["onde"].map({"memoryUsed": "memória", "diskUsed": "disco"})
-    ax = _axes(ax, (6.5, 0.8 + 0.45 * len(table)))
+    ax = new_axes(ax, (6.5, 0.8 + 0.45 * len(table)))
     sns.barplot(data=long, y="level", x="MiB", hue="onde", ax=ax, orient="h")
     ax.set_ylabel("")
     ax.set_xlabel("MiB (API REST /storage/rdd)")
@@ -196,11 +181,11 @@ def serializer_bars(
     value : str, default="bytes"
         The column to draw (bytes are shown in KiB).
     """
-    _require(table, ["case", "serializer", value], "serializer_bars")
+    require_columns(table, ["case", "serializer", value], "serializer_bars")
     data = table.copy()
     scale, label = (1024, "KiB") if value == "bytes" else (1, value)
     data["shown"] = data[value] / scale
-    ax = _axes(ax, (6.5, 3.2))
+    ax = new_axes(ax, (6.5, 3.2))
     sns.barplot(data=data, x="case", y="shown", hue="serializer", ax=ax)
     wide = data.pivot_table(index="case", columns="serializer", values=value, sort=False)
     for x, case in enumerate(d for d in data["case"].drop_duplicates()):

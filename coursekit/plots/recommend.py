@@ -23,19 +23,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-
-def _need_columns(table: pd.DataFrame, columns: Sequence[str], where: str) -> None:
-    if not isinstance(table, pd.DataFrame):
-        raise TypeError(
-            f"O parâmetro 'table' de {where} deve ser um pandas.DataFrame pequeno (agregue no Spark e "
-            f"use toPandas()). Recebido: {type(table).__name__}."
-        )
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise ValueError(
-            f"O parâmetro 'table' de {where} precisa das colunas {list(columns)}; faltam {missing}. "
-            f"Colunas recebidas: {list(table.columns)}."
-        )
+from coursekit.plots._common import require_columns
 
 
 def plot_long_tail(counts, *, ax: plt.Axes | None = None) -> plt.Axes:
@@ -110,7 +98,7 @@ def plot_errors_vs_floor(
             "plot_errors_vs_floor: 'floors' está vazio; ex.: {'rmse': 0.5, 'mae': 0.4}."
         )
     metrics = list(floors)
-    _need_columns(table, [model_col, *metrics], "plot_errors_vs_floor")
+    require_columns(table, [model_col, *metrics], "plot_errors_vs_floor")
     long = table.melt(id_vars=model_col, value_vars=metrics, var_name="métrica", value_name="erro")
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 3.8))
@@ -153,7 +141,7 @@ def plot_ranking_metrics(
     >>> plot_ranking_metrics(t, metrics=["precision@10"]).get_title()
     'Métricas de ranking (top-K)'
     """
-    _need_columns(table, [model_col, *metrics], "plot_ranking_metrics")
+    require_columns(table, [model_col, *metrics], "plot_ranking_metrics")
     long = table.melt(
         id_vars=model_col, value_vars=list(metrics), var_name="métrica", value_name="valor"
     )

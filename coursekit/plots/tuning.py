@@ -25,22 +25,9 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 
+from coursekit.plots._common import new_axes, require_columns
+
 __all__ = ["cost_bars", "feature_scores", "grid_heatmap"]
-
-
-def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
-    if ax is None:
-        _, ax = plt.subplots(figsize=size)
-    return ax
-
-
-def _require_columns(table: pd.DataFrame, names: Collection[str], where: str) -> None:
-    missing = [name for name in names if name not in table.columns]
-    if missing:
-        raise ValueError(
-            f"{where}: coluna(s) {missing} não encontrada(s) na tabela. "
-            f"Colunas existentes: {list(table.columns)}. Passe os nomes certos em row=/col=/value=."
-        )
 
 
 def grid_heatmap(
@@ -80,13 +67,15 @@ def grid_heatmap(
     ValueError
         A column is missing, ``best`` is not "max"/"min", or the table is empty.
     """
-    _require_columns(table, (row, col, value), "grid_heatmap")
+    require_columns(
+        table, (row, col, value), "grid_heatmap", hint="Passe os nomes certos em row=/col=/value=."
+    )
     if best not in ("max", "min"):
         raise ValueError(f"O parâmetro 'best' deve ser 'max' ou 'min'. Recebido: {best!r}.")
     if table.empty:
         raise ValueError("grid_heatmap: a tabela está vazia; passe uma linha por ponto do grid.")
     pivot = table.pivot_table(index=row, columns=col, values=value, aggfunc="mean")
-    ax = _axes(ax, (1.6 + 1.3 * pivot.shape[1], 1.2 + 0.8 * pivot.shape[0]))
+    ax = new_axes(ax, (1.6 + 1.3 * pivot.shape[1], 1.2 + 0.8 * pivot.shape[0]))
     sns.heatmap(pivot, annot=True, fmt=".4f", cmap="viridis", cbar_kws={"label": value}, ax=ax)
     flat = pivot.stack()
     r, c = flat.idxmax() if best == "max" else flat.idxmin()
@@ -160,7 +149,7 @@ def cost_bars(
             f"Variantes em 'seconds': {list(seconds)}."
         )
     names = list(seconds)
-    ax = _axes(ax, (7, 0.6 + 0.5 * len(names)))
+    ax = new_axes(ax, (7, 0.6 + 0.5 * len(names)))
     palette = sns.color_palette("deep", len(names))
     for i, name in enumerate(names):
         is_estimate = name in estimated
@@ -235,7 +224,7 @@ def feature_scores(
             f"Features em 'scores': {list(scores.index)}."
         )
     ordered = scores.sort_values(ascending=False)
-    ax = _axes(ax, (6.5, 0.6 + 0.4 * len(ordered)))
+    ax = new_axes(ax, (6.5, 0.6 + 0.4 * len(ordered)))
     colors = ["tab:blue" if name in selected else "lightgray" for name in ordered.index]
     ax.barh(range(len(ordered)), ordered.to_numpy(), color=colors, edgecolor="black")
     ax.set_yticks(range(len(ordered)), list(ordered.index))
