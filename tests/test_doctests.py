@@ -1,0 +1,46 @@
+"""The Examples sections of coursekit's docstrings run and give what they show.
+
+Modules whose examples need a SparkSession (session, datasets, monitor, cluster, ...) are
+exercised by their own test files with real sessions; here run the ones that need none.
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+MODULES = [
+    "coursekit.bench",
+    "coursekit.constants",
+    "coursekit.handouts",
+    "coursekit.java",
+    "coursekit.results",
+    "coursekit.datasets._lookups",
+    "coursekit.grading",
+    "coursekit.grading.bench",
+    "coursekit.grading.exercises",
+    "coursekit.grading.report",
+    "coursekit.grading.worker",
+    "coursekit.plots._common",
+    "coursekit.plots.classification",
+    "coursekit.plots.clustering",
+    "coursekit.plots.forecast",
+    "coursekit.plots.monitoring",
+    "coursekit.plots.performance",
+    "coursekit.plots.recommend",
+    "coursekit.plots.tuning",
+    "mlplatform.config",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0, f"{name} has no examples: drop it from MODULES"
+    assert result.failed == 0, f"{result.failed} example(s) of {name} failed (output above)"
