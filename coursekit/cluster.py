@@ -676,6 +676,9 @@ def connect_up(
             "spark.pyspark.python": sys.executable,
             "spark.sql.session.timeZone": "UTC",
             "spark.local.dir": str(paths.work / "connect-local"),
+            # Iterative algorithms (ALS with maxIter 20) cut their lineage here; without it the
+            # task closures grow each iteration until "Task serialization failed: StackOverflowError".
+            "spark.checkpoint.dir": str(paths.work / "connect-checkpoints"),
         }
         if url.startswith("spark://"):
             confs["spark.cores.max"] = os.environ.get("COURSEKIT_CORES_MAX", "2")
