@@ -27,10 +27,10 @@ from coursekit.datasets._random import (
 
 NAME = "ratings"
 #: n = number of users.
-SIZES = {"ci": 300, "aula": 2_000, "grande": 1_000_000}
-ITEMS = {"ci": 200, "aula": 1_000, "grande": 50_000}
+SIZES = {"ci": 300, "aula": 1_200, "grande": 1_000_000}
+ITEMS = {"ci": 200, "aula": 600, "grande": 50_000}
 # Draws per user, dense enough that ALS with the lesson plan's parameters (rank 50, regParam 0.1)
-# gets within ~10% of the noise floor (measured: 1.10x at ci and aula; 1.15x with (90, 150) and
+# gets within ~10% of the noise floor (measured: 1.10x at ci, 1.11x at aula; 1.15x with (90, 150) and
 # zipf 0.8). Repeated draws of a popular item collapse into one rating.
 DRAWS = {"ci": (150, 200), "aula": (120, 180), "grande": (100, 160)}
 OPTIONS = {
