@@ -58,6 +58,7 @@ from pathlib import Path
 import psutil
 
 from coursekit.java import find_java
+from coursekit.session import extra_java_options
 
 LOCALHOST = "127.0.0.1"
 IDENT = "coursekit"  # SPARK_IDENT_STRING: names the pid and log files
@@ -294,6 +295,8 @@ def daemon_env(paths: Paths) -> dict[str, str]:
         PYSPARK_PYTHON=sys.executable,
         PYSPARK_DRIVER_PYTHON=sys.executable,
     )
+    if extra_java_options():  # master, workers and history server
+        env["SPARK_DAEMON_JAVA_OPTS"] = extra_java_options()
     return env
 
 
@@ -680,6 +683,9 @@ def connect_up(
             # task closures grow each iteration until "Task serialization failed: StackOverflowError".
             "spark.checkpoint.dir": str(paths.work / "connect-checkpoints"),
         }
+        if extra_java_options():
+            confs["spark.driver.extraJavaOptions"] = extra_java_options()
+            confs["spark.executor.extraJavaOptions"] = extra_java_options()
         if url.startswith("spark://"):
             confs["spark.cores.max"] = os.environ.get("COURSEKIT_CORES_MAX", "2")
             confs["spark.executor.memory"] = os.environ.get("COURSEKIT_EXECUTOR_MEMORY", "1g")

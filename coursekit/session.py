@@ -79,9 +79,17 @@ def executor_python() -> str:
     return os.environ.get("COURSEKIT_EXECUTOR_PYTHON") or sys.executable
 
 
+def extra_java_options() -> str:
+    """Extra JVM flags for the drivers, executors and daemons the course starts.
+
+    From ``COURSEKIT_JAVA_OPTS``; empty by default.
+    """
+    return os.environ.get("COURSEKIT_JAVA_OPTS", "").strip()
+
+
 def default_conf(app_name: str) -> dict[str, str]:
     """Settings every classic session gets: loopback, quiet logs, small-data partitions."""
-    java_opts = f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG}"
+    java_opts = f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG} {extra_java_options()}".strip()
     conf = {
         "spark.driver.host": driver_host(),
         "spark.driver.bindAddress": driver_host(),

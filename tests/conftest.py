@@ -32,20 +32,27 @@ def spark(tmp_path_factory):
     session.stop()
 
 
-#: Files started first. xdist (--dist loadfile) hands out whole files in collection order, so
-#: the lesson runs whose figures tests/test_cluster.py compares against come first, then that
-#: long file itself (it runs its cluster and Connect passes while the lessons finish), then the
-#: other long ones; the short unit tests fill the gaps at the end.
+#: Files started first, longest first (seconds per file measured in a full run, 2 workers), so
+#: the two workers finish together. Make passes --no-loadscope-reorder: without it xdist sorts
+#: files by their number of tests and a notebook of 90 cells jumps ahead of test_cluster.py.
+#: Lessons 02 and 03 come right after test_cluster.py: it compares its cluster and Connect runs
+#: with their local figures and waits for them.
 FIRST = (
-    "02_deteccao_de_fraudes.ipynb",
-    "03_recomendacao_als.ipynb",
-    "test_cluster.py",
-    "test_grading.py",
-    "10_projeto_final_plataforma.ipynb",
-    "07_performance_cache_particionamento.ipynb",
-    "05_tuning_e_selecao_de_features.ipynb",
-    "09_deploy_persistencia_streaming.ipynb",
-    "08_monitoramento_e_debugging.ipynb",
+    "test_cluster.py",  # ~700 s: two lessons x (cluster, Connect), a job, the history server
+    "02_deteccao_de_fraudes.ipynb",  # ~120 s
+    "03_recomendacao_als.ipynb",  # ~100 s
+    "test_grading.py",  # ~440 s: the whole fabricated class
+    "05_tuning_e_selecao_de_features.ipynb",  # ~250 s
+    "test_datasets.py",  # ~225 s
+    "07_performance_cache_particionamento.ipynb",  # ~200 s
+    "08_monitoramento_e_debugging.ipynb",  # ~180 s
+    "10_projeto_final_plataforma.ipynb",  # ~155 s
+    "09_deploy_persistencia_streaming.ipynb",  # ~130 s
+    "04_segmentacao_kmeans.ipynb",  # ~115 s
+    "test_browser.py",  # ~90 s
+    "01_engenharia_de_features.ipynb",  # ~90 s
+    "test_lab.py",  # ~70 s
+    "06_previsao_de_demanda.ipynb",  # ~60 s
 )
 
 
