@@ -42,7 +42,7 @@ FIRST = (
     "02_deteccao_de_fraudes.ipynb",  # ~120 s
     "03_recomendacao_als.ipynb",  # ~100 s
     "test_grading.py",  # ~440 s: the whole fabricated class
-    "05_tuning_e_selecao_de_features.ipynb",  # ~250 s
+    "05_tuning_e_selecao_de_features.ipynb",  # ~250 s before the ci grid trim (bd55405)
     "test_datasets.py",  # ~225 s
     "07_performance_cache_particionamento.ipynb",  # ~200 s
     "08_monitoramento_e_debugging.ipynb",  # ~180 s
