@@ -119,6 +119,7 @@ def graded_class(tmp_path_factory):
             tmp / "notas",
             solutions_dir=[FIXTURES, ROOT / "solutions"],
             jobs=3,
+            all_cells=True,  # the solutions also run their figures and truth checks here
             progress=log.append,
         )
     finally:
@@ -154,6 +155,15 @@ def test_solutions_score_full_marks(graded_class):
             k: r["reason"] for k, r in parts.items() if float(r["score"]) != float(r["max_score"])
         }
         assert not lost, f"the solution of {name} lost points: {lost}"
+
+
+def test_solutions_pass_their_own_checks(graded_class):
+    """No error in the cells that score nothing: the truth checks after the last test."""
+    run, *_ = graded_class
+    for r in run.results:
+        if r.student == "solucao":
+            errors = [n for n in r.notes if n.startswith("erro na célula")]
+            assert not errors, f"the solution of {r.exercise}: {errors}"
 
 
 def test_solutions_record_their_figures(graded_class):
@@ -368,6 +378,33 @@ def test_sigterm_stops_the_server_workers_and_kernels(tmp_path):
     time.sleep(2)
     alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert not alive, [" ".join(c.cmdline())[:120] for c in alive]
+
+
+def test_cells_after_the_last_test_are_skipped_by_default(tmp_path):
+    """Default grading stops after the last test cell: the rest scores nothing and costs time."""
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from coursekit.grading.execute import SKIPPED_NOTE, GradingExecute
+
+    graded = {"grade": True, "grade_id": "parte_a", "points": 1, "solution": False}
+    nb = new_notebook(
+        cells=[
+            new_code_cell("x = 1"),
+            new_code_cell("assert x == 1", metadata={"nbgrader": graded}),
+            new_code_cell("open('rodou.txt', 'w').write('sim')"),
+            new_code_cell("y = 2"),
+        ]
+    )
+    resources = {"metadata": {"path": str(tmp_path)}}
+    run = GradingExecute(kernel_name="python3", notebook_timeout=60, skip_after_last_test=True)
+    out, _ = run.preprocess(copy.deepcopy(nb), copy.deepcopy(resources))
+    assert not (tmp_path / "rodou.txt").exists(), "a cell after the last test ran"
+    assert [c.source for c in out.cells] == [c.source for c in nb.cells], "cells were replaced"
+    assert out.cells[1].outputs == [], "the test cell must still run (and pass)"
+    assert [o.get("text") for c in out.cells[2:] for o in c.outputs] == [SKIPPED_NOTE] * 2
+    full = GradingExecute(kernel_name="python3", notebook_timeout=60)
+    full.preprocess(copy.deepcopy(nb), copy.deepcopy(resources))
+    assert (tmp_path / "rodou.txt").read_text() == "sim", "all_cells must run every cell"
 
 
 def test_make_grade_requires_submissions():

@@ -53,6 +53,11 @@ def parser() -> argparse.ArgumentParser:
         help="sem servidor Spark Connect (um Spark por notebook)",
     )
     p.add_argument(
+        "--all-cells",
+        action="store_true",
+        help="roda também as células depois do último teste (não valem pontos; padrão: puladas)",
+    )
+    p.add_argument(
         "--keep", action="store_true", help="guarda os notebooks executados em <grades>/work"
     )
     return p
@@ -76,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.exercises
             else None,
             connect=not args.no_connect,
+            all_cells=args.all_cells,
             keep=args.keep,
             progress=lambda line: print(line, flush=True),
         )

@@ -13,7 +13,13 @@ behaviour it adds:
 * an **output cap** per cell (``max_output_chars``): a runaway ``print`` loop
   cannot fill the grader's memory; error outputs are always kept;
 * stderr in a test cell (Spark/pandas warnings) is shown as stdout, because
-  nbgrader scores any stderr output in a test cell as a failure.
+  nbgrader scores any stderr output in a test cell as a failure;
+* optionally (``skip_after_last_test``) the code cells after the last graded
+  test cell are not run: they cannot change a score, and in the exercises they
+  are the "putting it together" runs, about a third of a notebook's time. The
+  student's Spark session is stopped in their place (a shared Spark Connect
+  server keeps a session's cached data until it is released) and each skipped
+  cell gets a pt-BR note in the feedback.
 
 Examples
 --------
@@ -32,9 +38,9 @@ import time
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbclient.exceptions import DeadKernelError
-from nbformat.v4 import new_output
+from nbformat.v4 import new_code_cell, new_output
 from nbgrader.preprocessors import Execute
-from traitlets import Integer, Unicode
+from traitlets import Bool, Integer, Unicode
 
 #: ``ename`` of the synthetic errors written by the grader (read back by the worker).
 NOT_RUN = "NaoExecutada"
@@ -43,6 +49,24 @@ KERNEL_DIED = "KernelMorreu"
 TRUNCATED_NOTE = (
     "\n[... saída truncada pelo corretor: mais de {limit} caracteres nesta célula ...]\n"
 )
+
+
+#: Shown in a code cell that grading skipped (``skip_after_last_test``).
+SKIPPED_NOTE = (
+    "[não executada na correção: vem depois do último teste e não vale pontos; "
+    "rode-a no seu notebook]\n"
+)
+#: Run in place of the skipped cells: releases the student's Spark session (classic or Connect).
+SESSION_CLEANUP = """\
+try:
+    from pyspark.sql import SparkSession as _S
+
+    if _S.getActiveSession() is not None:
+        _S.getActiveSession().stop()
+    del _S
+except Exception:
+    pass
+"""
 
 
 #: Imported by a warm kernel before it gets a notebook (libraries only, no state).
@@ -108,6 +132,9 @@ class GradingExecute(Execute):
 
     notebook_timeout = Integer(600, help="seconds for the whole notebook").tag(config=True)
     max_output_chars = Integer(100_000, help="output characters kept per cell").tag(config=True)
+    skip_after_last_test = Bool(
+        False, help="do not run the code cells after the last graded test cell"
+    ).tag(config=True)
     stop_reason = Unicode("", help="why execution stopped early (set while running)")
     #: Set by the worker: where a warm kernel comes from (None: start one per notebook).
     pool: KernelPool | None = None
@@ -135,6 +162,9 @@ class GradingExecute(Execute):
         self.stop_reason = ""
         self._chars: dict[int, int] = {}
         self.truncated_cells: list[int] = []
+        tests = [i for i, c in enumerate(nb.cells) if _is_test_cell(c)]
+        self._last_test = tests[-1] if tests and self.skip_after_last_test else len(nb.cells)
+        self._released = False
         self.error_on_timeout = {
             "ename": TIMED_OUT,
             "evalue": f"tempo limite do notebook ({self.notebook_timeout} s) esgotado nesta célula",
@@ -158,6 +188,18 @@ class GradingExecute(Execute):
             )
         if self.stop_reason:
             self._skip(cell)
+            return cell, resources
+        if index > self._last_test:
+            if not self._released:  # once, in place of the first skipped cell
+                self._released = True
+                self.timeout = max(1, min(30, math.ceil(remaining)))
+                try:
+                    super().preprocess_cell(new_code_cell(SESSION_CLEANUP), resources, index)
+                except Exception as exc:  # noqa: BLE001 (the scores are already in)
+                    self.log.warning("session cleanup failed: %s", exc)
+                finally:  # nbclient stores the executed cell at its index: put the student's back
+                    self.nb.cells[index] = cell
+            cell.outputs = [new_output("stream", name="stdout", text=SKIPPED_NOTE)]
             return cell, resources
         self.timeout = max(1, math.ceil(remaining))
         started = time.monotonic()

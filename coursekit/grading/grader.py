@@ -39,7 +39,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 
 from coursekit.grading import notebooks as fmt
-from coursekit.grading.worker import Job, PartResult, Result, zero_result
+from coursekit.grading.worker import ALL_CELLS_ENV, Job, PartResult, Result, zero_result
 
 ROOT = Path(__file__).resolve().parents[2]
 GRACE_SECONDS = (
@@ -325,6 +325,7 @@ def grade(
     jobs: int | None = None,
     exercises: Sequence[str] | None = None,
     connect: bool = True,
+    all_cells: bool = False,
     data_dir: str | Path | None = ROOT / "data",
     keep: bool = False,
     progress: Callable[[str], None] = print,
@@ -349,6 +350,11 @@ def grade(
     connect : bool, default True
         Share one Spark Connect server among the kernels (faster); False = each
         notebook starts its own local Spark.
+    all_cells : bool, default False
+        Also run the code cells after an exercise's last test cell. They score
+        nothing (in the exercises they put the parts together and record the
+        figures), so by default they are skipped and the student's Spark
+        session is stopped in their place.
     keep : bool, default False
         Keep the nbgrader work folder (executed notebooks with hidden tests) under ``grades_dir/work``.
     progress : callable
@@ -399,6 +405,7 @@ def grade(
                 progress(f"preparando {len(p.exercises)} exercício(s) com nbgrader...")
                 build_course({e: solutions[e] for e in p.exercises}, work / "master")
                 env = _kernel_env(log_dir, remote)
+                env[ALL_CELLS_ENV] = "1" if all_cells else "0"
                 n = max(1, min(jobs, len(p.jobs)))
                 ctx = multiprocessing.get_context("spawn")
                 data = str(data_dir) if data_dir and Path(data_dir).is_dir() else None

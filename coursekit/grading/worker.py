@@ -36,6 +36,8 @@ import nbformat
 from coursekit.grading import notebooks as fmt
 
 MAX_SUBMISSION_BYTES = 50_000_000
+#: "1": the worker also runs the cells after the last test (set by ``grade(all_cells=True)``).
+ALL_CELLS_ENV = "COURSEKIT_GRADE_ALL_CELLS"
 CI_PARAMETERS = {"SCALE": "ci"}
 
 
@@ -220,6 +222,7 @@ class Worker:
         self.config.LimitOutput.max_traceback = 100
         self.config.KernelSpecManager.ensure_native_kernel = True
         self.config.GradingExecute.shutdown_kernel = "immediate"
+        self.config.GradingExecute.skip_after_last_test = os.environ.get(ALL_CELLS_ENV) != "1"
         from coursekit.grading.execute import GradingExecute, KernelPool
 
         os.environ["COURSEKIT_RESULTS"] = str(self.course / "results.json")
