@@ -61,9 +61,10 @@ SESSION_CLEANUP = """\
 try:
     from pyspark.sql import SparkSession as _S
 
-    if _S.getActiveSession() is not None:
-        _S.getActiveSession().stop()
-    del _S
+    _s = _S.getActiveSession()
+    if _s is not None:
+        _s.stop()
+    del _S, _s
 except Exception:
     pass
 """
