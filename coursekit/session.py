@@ -96,7 +96,8 @@ def default_conf(app_name: str) -> dict[str, str]:
         "spark.ui.showConsoleProgress": "false",
         "spark.driver.extraJavaOptions": java_opts,
         "spark.executor.extraJavaOptions": java_opts,
-        "spark.sql.shuffle.partitions": str(max(4, 2 * (os.cpu_count() or 2))),
+        "spark.sql.shuffle.partitions": os.environ.get("COURSEKIT_SHUFFLE_PARTITIONS")
+        or str(max(4, 2 * (os.cpu_count() or 2))),
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.pyspark.python": executor_python(),

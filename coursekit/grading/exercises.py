@@ -5,7 +5,8 @@
 exits 1. Generation runs ``nbgrader generate_assignment`` in a temporary course
 folder (``source/<ex>/<ex>.ipynb`` -> ``release/<ex>/<ex>.ipynb``): answers
 become ``# SEU CÓDIGO AQUI`` stubs, hidden tests disappear, test and given
-cells are locked and carry nbgrader checksums, outputs are cleared.
+cells are locked and carry nbgrader checksums, outputs are cleared. The grader's raw cells
+(probes, checks, references) are removed before nbgrader sees the notebook.
 
 Examples
 --------
@@ -35,6 +36,8 @@ from coursekit.grading.notebooks import (
     TEXT_STUB,
     discover_solutions,
     read_solution,
+    role,
+    without_grader_cells,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,7 +108,7 @@ def build_course(solutions: Mapping[str, Path], course: str | Path) -> dict[str,
         nb = read_solution(path)  # FormatError with every problem listed
         target = course / "source" / name / f"{name}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, target)
+        nbformat.write(without_grader_cells(nb), target)  # probes, checks, references stay here
     from nbgrader.apps import NbGraderAPI
 
     with quiet_logs():
@@ -160,9 +163,11 @@ def differences(expected, actual) -> list[str]:
 
 
 def student_version_problems(nb) -> list[str]:
-    """Leaks in a student version: solution/hidden-test markers or outputs."""
+    """Leaks in a student version: solution/hidden-test markers, grader cells or outputs."""
     problems = []
     for index, cell in enumerate(nb.cells):
+        if role(cell) is not None or cell.cell_type == "raw":
+            problems.append(f"célula {index}: célula do corretor (probe/check/reference)")
         if SOLUTION_MARKERS.search(cell.source):
             problems.append(f"célula {index}: contém marcadores de solução ou testes ocultos")
         if cell.cell_type == "code" and cell.get("outputs"):

@@ -1,54 +1,97 @@
-"""Grade a class: collect submissions, run workers in parallel, write grades and feedback.
+"""Grade a class: intake, one sandbox per submission, the judge, grades and feedback.
 
 Layout graded (a folder, or a ``.zip`` of it, possibly wrapped in one more folder)::
 
     <submissions>/<student_id>/<exercise>.ipynb     e.g. maria/ex01_deteccao_anomalias.ipynb
 
-A file named ``exNN...ipynb`` that is not an exact exercise name is accepted as
-exercise ``exNN_*`` with a note; other names are reported as unknown. Every
-exercise submitted by anyone is graded for everyone (missing = 0 with a
-reason), unless ``exercises=`` picks them.
+A file named ``exNN...ipynb`` that is not an exact exercise name is accepted as exercise
+``exNN_*`` with a note; other names are reported as unknown. Every exercise submitted by anyone
+is graded for everyone (missing = 0 with a reason), unless ``exercises=`` picks them.
+
+For each submission: the grader assembles the notebook to run (:mod:`.assemble`), runs it in a
+sandbox (:mod:`.sandbox`, :mod:`.runner`), copies the probes' output out of the sandbox's folder
+(regular files only) and scores each part with its check (:mod:`.judge`) against references
+computed once for the run. Submissions are only read. A submission whose run was cut short while
+another one was killed for its memory or processes is graded again, alone.
 
 Examples
 --------
->>> from coursekit.grading.grader import match_exercise
+>>> from coursekit.grading.grader import match_exercise, student_name
 >>> names = ["ex01_deteccao_anomalias", "ex02_classificacao_sentimentos"]
->>> match_exercise("ex01_deteccao_anomalias", names)
-('ex01_deteccao_anomalias', '')
 >>> match_exercise("ex02_classificacao_sentimentos-Copy1", names)[0]
 'ex02_classificacao_sentimentos'
 >>> match_exercise("trabalho_final", names)
 (None, '')
+>>> student_name(b"jos\\xe9".decode("utf-8", "surrogateescape"))
+'jos_e9'
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import contextlib
-import multiprocessing
+import json
 import os
+import queue
 import re
 import shutil
-import signal
+import stat
 import sys
 import tempfile
+import threading
 import time
+import traceback
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from multiprocessing.connection import wait
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from coursekit.grading import notebooks as fmt
-from coursekit.grading.worker import ALL_CELLS_ENV, Job, PartResult, Result, zero_result
+import nbformat
 
-ROOT = Path(__file__).resolve().parents[2]
-GRACE_SECONDS = (
-    90  # kernel start-up, nbgrader bookkeeping and feedback, beyond the notebook's own limit
-)
-STARTUP_SECONDS = 300  # a worker imports nbgrader and copies the gradebook
+from coursekit.grading import notebooks as fmt
+from coursekit.grading.assemble import Assembly, assemble
+from coursekit.grading.judge import part_letter, references, run_check
+from coursekit.grading.sandbox import INSIDE, Limits, Sandbox, SandboxUnavailable, check, run
+
+#: Seconds beyond the notebook's own limit for kernel and Spark start-up inside the sandbox.
+GRACE_SECONDS = 60
 MAX_ZIP_BYTES = 2_000_000_000
+MAX_ZIP_ENTRIES = 20_000
+MAX_SUBMISSION_BYTES = 50_000_000
+MAX_EXECUTED_BYTES = 20_000_000
+MAX_PROBE_BYTES = 300_000_000
 TIMEOUT_ENV = "COURSEKIT_GRADE_TIMEOUT"
+NO_SANDBOX_NOTE = "corrigido SEM sandbox (--no-sandbox): o código do aluno rodou sem isolamento"
 _NUMBER = re.compile(r"^(ex\d{2})")
+
+
+@dataclass
+class PartResult:
+    part: str
+    score: float
+    max_score: float
+    reason: str = ""
+
+
+@dataclass
+class Result:
+    student: str
+    exercise: str
+    parts: list[PartResult]
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    #: figures the notebook recorded with coursekit.results.record (untrusted: for the self-test)
+    recorded: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def zero_result(student, exercise, parts, reason: str, seconds: float = 0.0) -> Result:
+    """Every part scored 0 with the same reason."""
+    return Result(
+        student, exercise, [PartResult(p.name, 0.0, p.points, reason) for p in parts], [reason], seconds
+    )
 
 
 @dataclass
@@ -70,6 +113,7 @@ class GradingRun:
         raise KeyError(f"sem resultado para {student}/{exercise}")
 
 
+# --- intake -------------------------------------------------------------------------------
 def match_exercise(stem: str, names: Sequence[str]) -> tuple[str | None, str]:
     """Map a file stem to an exercise name: ``(name, note)`` or ``(None, "")`` when unknown."""
     if stem in names:
@@ -80,6 +124,18 @@ def match_exercise(stem: str, names: Sequence[str]) -> tuple[str | None, str]:
         if len(candidates) == 1:
             return candidates[0], f"arquivo '{stem}.ipynb' aceito como {candidates[0]}.ipynb"
     return None, ""
+
+
+def student_name(dirname: str) -> str:
+    """A printable student id for a folder name (bytes that are not UTF-8 become ``_xx``)."""
+    raw = os.fsencode(dirname)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = "".join(
+            chr(b) if b < 0x80 else f"_{b:02x}" for b in raw
+        )
+    return "".join(c if c.isprintable() and c not in "/\\" else "_" for c in text) or "_"
 
 
 @contextlib.contextmanager
@@ -95,21 +151,27 @@ def opened(submissions: str | Path) -> Iterator[Path]:
         raise ValueError(f"{path} não é uma pasta nem um arquivo .zip")
     with tempfile.TemporaryDirectory(prefix="coursekit-zip-") as tmp:
         with zipfile.ZipFile(path) as zf:
-            total = sum(i.file_size for i in zf.infolist())
+            infos = zf.infolist()
+            if len(infos) > MAX_ZIP_ENTRIES:
+                raise ValueError(f"{path}: {len(infos)} arquivos no zip (limite {MAX_ZIP_ENTRIES})")
+            total = sum(i.file_size for i in infos)
             if total > MAX_ZIP_BYTES:
-                raise ValueError(
-                    f"{path}: zip grande demais ({total // 1_000_000} MB descompactado)"
-                )
-            for info in zf.infolist():
+                raise ValueError(f"{path}: zip grande demais ({total // 1_000_000} MB descompactado)")
+            for info in infos:
                 parts = Path(info.filename).parts
-                if info.filename.startswith("/") or ".." in parts or "__MACOSX" in parts:
+                is_link = stat.S_ISLNK(info.external_attr >> 16)
+                if info.filename.startswith("/") or ".." in parts or "__MACOSX" in parts or is_link:
                     continue
                 zf.extract(info, tmp)
         yield _student_root(Path(tmp))
 
 
 def _visible_dirs(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "__")))
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if not p.is_symlink() and p.is_dir() and not p.name.startswith((".", "__"))
+    )
 
 
 def _student_root(folder: Path) -> Path:
@@ -121,64 +183,82 @@ def _student_root(folder: Path) -> Path:
         folder = dirs[0]
 
 
-def _notebooks_of(student_dir: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in student_dir.rglob("*.ipynb")
-        if ".ipynb_checkpoints" not in p.parts
-        and not any(x.startswith(".") for x in p.relative_to(student_dir).parts)
-    )
+def _notebooks_of(student_dir: Path) -> tuple[list[Path], list[str]]:
+    """Regular ``.ipynb`` files under ``student_dir`` (symlinks are listed apart, never followed)."""
+    found, links = [], []
+    for dirpath, dirnames, filenames in os.walk(student_dir, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__MACOSX")
+        for name in sorted(filenames):
+            if not name.endswith(".ipynb") or name.startswith("."):
+                continue
+            path = Path(dirpath) / name
+            if path.is_symlink() or not stat.S_ISREG(path.lstat().st_mode):
+                links.append(name)
+            else:
+                found.append(path)
+    return found, links
 
 
 @dataclass
-class _Plan:
+class Job:
+    """One student x exercise to grade."""
+
+    student: str
+    exercise: str
+    source: Path
+    key: str
+    timeout: int
+    note: str = ""
+
+
+@dataclass
+class Plan:
     jobs: list[Job]
     done: list[Result]
     messages: list[str]
     exercises: list[str]
 
 
-def plan(
-    root: Path,
-    solutions: dict[str, Path],
-    parts: dict[str, list[fmt.Part]],
-    timeouts: dict[str, int],
-    feedback_dir: Path,
-    exercises: Sequence[str] | None = None,
-) -> _Plan:
-    """Decide what to grade: jobs for the workers, results known without running anything."""
-    names = list(solutions)
+def plan(root: Path, parts: dict[str, list[fmt.Part]], timeouts: dict[str, int], exercises=None) -> Plan:
+    """Decide what to grade: the jobs, and the results known without running anything."""
+    names = list(parts)
     messages, done, found = [], [], {}
-    loose = sorted(p.name for p in root.glob("*.ipynb"))
+    loose = sorted(student_name(p.name) for p in root.glob("*.ipynb"))
     if loose:
         messages.append(
             f"arquivos fora de uma pasta de aluno (ignorados): {', '.join(loose)}; "
             "o formato é <entregas>/<aluno>/<exercicio>.ipynb"
         )
-    students = [d.name for d in _visible_dirs(root)]
-    for student in students:
-        for nb_path in _notebooks_of(root / student):
-            name, note = match_exercise(nb_path.stem, names)
+    links = sorted(student_name(p.name) for p in root.iterdir() if p.is_symlink())
+    if links:
+        messages.append(f"links simbólicos ignorados (não são seguidos): {', '.join(links)}")
+    students: dict[str, Path] = {}
+    for folder in _visible_dirs(root):
+        sid = student_name(folder.name)
+        while sid in students:
+            sid += "_"
+        if sid != folder.name:
+            messages.append(f"pasta de aluno com nome fora do padrão corrigida como '{sid}'")
+        students[sid] = folder
+    for student, folder in students.items():
+        notebooks, symlinked = _notebooks_of(folder)
+        for name in symlinked:
+            messages.append(f"{student}: '{student_name(name)}' é um link simbólico; ignorado")
+        for nb_path in notebooks:
+            stem = student_name(nb_path.stem)
+            name, note = match_exercise(stem, names)
             if name is None:
-                msg = (
-                    f"{student}: exercício desconhecido '{nb_path.name}'; "
-                    f"os exercícios são: {', '.join(names) or '(nenhum)'}"
-                )
-                messages.append(msg)
-                reason = f"exercício desconhecido '{nb_path.name}'; renomeie para um de: {', '.join(names)}"
-                done.append(
-                    Result(student, nb_path.stem, [PartResult("", 0.0, 0.0, reason)], [reason])
-                )
+                reason = f"exercício desconhecido '{stem}.ipynb'; renomeie para um de: {', '.join(names)}"
+                messages.append(f"{student}: {reason}")
+                done.append(Result(student, stem, [PartResult("", 0.0, 0.0, reason)], [reason]))
                 continue
             key = (student, name)
             if key in found and (found[key][1] == "" or note):
-                messages.append(
-                    f"{student}: mais de um arquivo para {name}; usado {found[key][0].name}"
-                )
+                messages.append(f"{student}: mais de um arquivo para {name}; usado {found[key][0].name}")
                 continue
             found[key] = (nb_path, note)
     wanted = list(exercises) if exercises else sorted({ex for _, ex in found})
-    unknown = [e for e in wanted if e not in solutions]
+    unknown = [e for e in wanted if e not in parts]
     if unknown:
         raise ValueError(
             f"exercício(s) sem solução: {', '.join(unknown)}; disponíveis: {', '.join(names) or '(nenhum)'}"
@@ -186,147 +266,371 @@ def plan(
     jobs = []
     for i, student in enumerate(students):
         for exercise in wanted:
-            feedback = feedback_dir / student / f"{exercise}.html"
             if (student, exercise) not in found:
-                done.append(
-                    zero_result(
-                        student,
-                        exercise,
-                        parts[exercise],
-                        f"entrega ausente: não há {exercise}.ipynb na pasta do aluno",
-                    )
-                )
+                reason = f"entrega ausente: não há {exercise}.ipynb na pasta do aluno"
+                done.append(zero_result(student, exercise, parts[exercise], reason))
                 continue
             path, note = found[(student, exercise)]
-            jobs.append(
-                Job(
-                    student,
-                    exercise,
-                    str(path),
-                    f"s{i:04d}",
-                    timeouts[exercise],
-                    str(feedback),
-                    note,
-                )
-            )
-    # longest first (the exercise's time limit is the only hint), so the run does not end on one slow notebook
-    jobs.sort(key=lambda j: (-j.timeout, j.exercise, j.student))
-    return _Plan(jobs, done, messages, wanted)
+            jobs.append(Job(student, exercise, path, f"s{i:04d}-{exercise}", timeouts[exercise], note))
+    jobs.sort(key=lambda j: (-j.timeout, j.exercise, j.student))  # longest first
+    return Plan(jobs, done, messages, wanted)
 
 
-def _kill_tree(pid: int) -> None:
-    import psutil
-
+def load_submission(path: Path):
+    """Read a submitted notebook; return ``(notebook, None)`` or ``(None, pt-BR reason)``."""
     try:
-        proc = psutil.Process(pid)
-        procs = [*proc.children(recursive=True), proc]
-    except psutil.NoSuchProcess:
-        return
-    for p in procs:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            p.kill()
-    psutil.wait_procs(procs, timeout=10)
+        size = path.stat().st_size
+    except OSError as exc:
+        return None, f"não foi possível ler o arquivo: {exc}"
+    if size > MAX_SUBMISSION_BYTES:
+        return None, f"arquivo grande demais ({size // 1_000_000} MB; limite {MAX_SUBMISSION_BYTES // 1_000_000} MB)"
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        return None, f"o arquivo não é um notebook: JSON inválido ({_first_line(exc, 120)}); nada foi executado"
+    if not isinstance(data, dict) or ("cells" not in data and "worksheets" not in data):
+        return None, "o arquivo é JSON mas não é um notebook Jupyter (faltam as células); nada foi executado"
+    try:
+        nb = nbformat.reads(json.dumps(data), as_version=4)
+        cells = [c for c in nb.cells if isinstance(c, dict)]
+        for cell in cells:
+            cell.setdefault("metadata", {})
+            cell.setdefault("source", "")
+            if not isinstance(cell.source, str):
+                cell.source = "".join(map(str, cell.source))
+        nb.cells = cells
+    except Exception as exc:  # noqa: BLE001 (nbformat raises many kinds)
+        return None, f"notebook ilegível ({type(exc).__name__}: {_first_line(exc, 120)}); nada foi executado"
+    return nb, None
 
 
-class _Slot:
-    """One worker process and the job it is running."""
-
-    def __init__(self, index: int, ctx, args: tuple):
-        self.index = index
-        self.ctx = ctx
-        self.args = args
-        self.job: Job | None = None
-        self.deadline = 0.0
-        self.started = 0.0
-        self.ready = False
-        self.spawns = 0
-        self.failed_starts = 0
-        self.stale = False
-        self._spawn()
-
-    def _spawn(self) -> None:
-        parent, child = self.ctx.Pipe()
-        course = Path(self.args[0]) / f"worker{self.index}-{self.spawns}"
-        self.spawns += 1
-        self.proc = self.ctx.Process(
-            target=_serve_with_env, args=(child, str(course), *self.args[1:]), daemon=True
-        )
-        self.proc.start()
-        self.stale = False
-        child.close()
-        self.conn = parent
-        self.ready = False
-        self.started = time.monotonic()
-
-    def assign(self, job: Job) -> None:
-        self.job = job
-        self.started = time.monotonic()
-        self.deadline = self.started + job.timeout + GRACE_SECONDS
-        self.conn.send(job.__dict__)
-
-    def restart(self) -> None:
-        _kill_tree(self.proc.pid)
-        with contextlib.suppress(Exception):
-            self.conn.close()
-        self.job = None
-        self._spawn()
-
-    def stop(self) -> None:
-        with contextlib.suppress(Exception):
-            self.conn.send(None)
-        self.proc.join(timeout=5)
-        if self.proc.is_alive():
-            _kill_tree(self.proc.pid)
+def _first_line(text, limit: int = 240) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _serve_with_env(conn, course, master, data_dir, log_path, env) -> None:
-    from coursekit.grading.worker import serve
+# --- one submission ---------------------------------------------------------------------
+def _sandbox_env() -> dict[str, str]:
+    """The whole environment of a sandboxed run: nothing here names a grader folder."""
+    from coursekit.java import find_java
 
-    os.environ.update(env)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is handled by the parent
-    serve(conn, course, master, data_dir, log_path)
-
-
-def _kernel_env(log_dir: Path, spark_remote: str | None) -> dict[str, str]:
     bindir = str(Path(sys.executable).parent)
     env = {
-        "COURSEKIT_UI": "0",
-        "COURSEKIT_LOG_DIR": str(log_dir),
+        "PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": f"{INSIDE}/home",
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONWARNINGS": "ignore::DeprecationWarning",
+        "JAVA_HOME": str(find_java().home),
         "PYSPARK_PYTHON": sys.executable,
         "SPARK_LOCAL_IP": "127.0.0.1",
-        "PATH": bindir + os.pathsep + os.environ.get("PATH", ""),
-        "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter")
-        + (os.pathsep + os.environ["JUPYTER_PATH"] if os.environ.get("JUPYTER_PATH") else ""),
-        "PYTHONWARNINGS": "ignore::DeprecationWarning",
+        "COURSEKIT_UI": "0",
+        "COURSEKIT_MASTER": "local[2]",
+        "COURSEKIT_SHUFFLE_PARTITIONS": "4",
+        "COURSEKIT_LOG_DIR": f"{INSIDE}/logs",
+        "COURSEKIT_RESULTS": f"{INSIDE}/results.json",
+        "JUPYTER_RUNTIME_DIR": "/tmp/jupyter-runtime",
+        "JUPYTER_DATA_DIR": "/tmp/jupyter-data",
+        "IPYTHONDIR": "/tmp/ipython",
+        "MPLCONFIGDIR": "/tmp/matplotlib",
+        "MPLBACKEND": "Agg",
     }
-    if spark_remote:
-        env["SPARK_REMOTE"] = spark_remote
+    # the sandbox's uid has no passwd entry: Java would take "?" as user.home
+    java_opts = f"-Duser.home={INSIDE}/home {os.environ.get('COURSEKIT_JAVA_OPTS', '')}"
+    env["COURSEKIT_JAVA_OPTS"] = java_opts.strip()
     return env
 
 
-def resolve_timeouts(solutions: dict[str, Path], timeout: int | None) -> dict[str, int]:
-    """Per-exercise limit: ``timeout`` > ``COURSEKIT_GRADE_TIMEOUT`` > notebook metadata > 600 s."""
-    import nbformat
+def _harvest(src: Path, dst: Path, limit: int = MAX_PROBE_BYTES) -> str:
+    """Copy the regular files under ``src`` to ``dst`` (no links, fifos or devices); "" or why not."""
+    total = 0
+    if not src.is_dir() or src.is_symlink():
+        return ""
+    for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
+        rel = Path(dirpath).relative_to(src)
+        dirnames[:] = [d for d in dirnames if not (Path(dirpath) / d).is_symlink()]
+        for name in filenames:
+            path = Path(dirpath) / name
+            info = path.lstat()
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            total += info.st_size
+            if total > limit:
+                return f"a saída das sondas passou de {limit // 1_000_000} MB; ignorada"
+            target = dst / rel / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "rb") as fin, open(target, "wb") as fout:
+                shutil.copyfileobj(fin, fout)
+    return ""
 
-    forced = timeout or (int(os.environ[TIMEOUT_ENV]) if os.environ.get(TIMEOUT_ENV) else None)
-    out = {}
-    for name, path in solutions.items():
-        own = fmt.timeout_of(nbformat.read(path, as_version=4))
-        out[name] = int(forced or own or fmt.DEFAULT_TIMEOUT)
-    return out
+
+def _read_untrusted_notebook(path: Path):
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_EXECUTED_BYTES:
+            return None
+        return nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+    except Exception:  # noqa: BLE001 (the student's kernel could have written anything there)
+        return None
+
+
+def _read_untrusted_json(path: Path) -> dict:
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > 1_000_000:
+            return {}
+        value = json.loads(path.read_text(encoding="utf-8"))
+        return value if isinstance(value, dict) else {}
+    except Exception:  # noqa: BLE001
+        return {}
+
+
+@dataclass
+class Exercise:
+    """What the grader knows of one exercise (from its solution, trusted)."""
+
+    name: str
+    path: Path
+    solution: nbformat.NotebookNode
+    parts: list[fmt.Part]
+    checks: dict[str, str]
+    seed: object
+    timeout: int
+    hidden_lines: list[str]
+
+
+def load_exercise(path: Path, timeout: int | None) -> Exercise:
+    nb = fmt.read_solution(path)
+    names: dict = {}
+    with contextlib.suppress(Exception):
+        exec(compile(fmt.parameters_source(nb), "<parameters>", "exec"), names)  # the solution's own
+    hidden = []
+    for cell in nb.cells:
+        if fmt.role(cell) is not None:
+            hidden += [line.strip() for line in cell.source.splitlines() if len(line.strip()) >= 24]
+    return Exercise(
+        path.stem,
+        path,
+        nb,
+        fmt.parts_of(nb),
+        fmt.grader_cells(nb, fmt.CHECK),
+        names.get("SEED"),
+        int(timeout or fmt.timeout_of(nb) or fmt.DEFAULT_TIMEOUT),
+        hidden,
+    )
+
+
+@dataclass
+class Attempt:
+    """One sandboxed run of a job, before judging."""
+
+    job: Job
+    result: Result
+    assembly: Assembly | None = None
+    executed: object = None
+    started: float = 0.0
+    ended: float = 0.0
+    abnormal: str = ""  # why the run was cut short ("" = it ran to the end)
+    culprit: bool = False  # killed for its memory or processes
+
+
+class Grader:
+    """Runs jobs (thread pool of sandboxes) and judges them (see the module docstring)."""
+
+    def __init__(self, exercises, work: Path, sandbox: Sandbox, refs: Path, ref_ready, *, all_cells: bool, jobs: int, progress, keep: bool = False):
+        self.exercises = exercises
+        self.work = work
+        self.sandbox = sandbox
+        self.refs = refs
+        self.ref_ready = ref_ready  # {exercise: threading.Event}
+        self.ref_errors: dict[str, str] = {}
+        self.all_cells = all_cells
+        self.keep = keep
+        self.jobs = jobs
+        self.progress = progress
+        self.slots: queue.Queue[int] = queue.Queue()
+        for i in range(jobs):
+            self.slots.put(i)
+        self.env = _sandbox_env()
+        import coursekit
+
+        self.readonly = [Path(coursekit.__file__).resolve().parent]
+        with contextlib.suppress(ImportError):
+            import mlplatform
+
+            self.readonly.append(Path(mlplatform.__file__).resolve().parent)
+        from coursekit.java import find_java
+
+        java = find_java()
+        self.readonly += [java.home, java.executable.resolve().parents[1]]
+        self.sandbox.readonly = [*self.sandbox.readonly, *self.readonly]
+
+    def attempt(self, job: Job) -> Attempt:
+        slot = self.slots.get()
+        try:
+            return self._attempt(job, slot)
+        except Exception as exc:  # noqa: BLE001 (a grader bug must not stop the class)
+            traceback.print_exc()
+            ex = self.exercises[job.exercise]
+            detail = _first_line(f"{type(exc).__name__}: {exc}", 200)
+            return Attempt(job, zero_result(job.student, job.exercise, ex.parts, f"erro interno do corretor: {detail}"))
+        finally:
+            self.slots.put(slot)
+
+    def _attempt(self, job: Job, slot: int) -> Attempt:
+        ex = self.exercises[job.exercise]
+        started = time.monotonic()
+        nb, problem = load_submission(job.source)
+        if problem:
+            return Attempt(job, zero_result(job.student, job.exercise, ex.parts, problem))
+        assembly = assemble(ex.solution, nb, probe_root=f"{INSIDE}/out", all_cells=self.all_cells)
+        folder = self.work / "sandbox" / job.key
+        if folder.exists():
+            shutil.rmtree(folder)
+        for sub in ("out", "home", "logs", "work"):
+            (folder / sub).mkdir(parents=True)
+        nbformat.write(assembly.notebook, folder / "run.ipynb")
+        self.sandbox.prepare(folder, slot)
+        argv = [
+            sys.executable, "-m", "coursekit.grading.runner", f"{INSIDE}/run.ipynb",
+            "--executed", f"{INSIDE}/executed.ipynb", "--status", f"{INSIDE}/status.json",
+            "--cwd", f"{INSIDE}/work", "--timeout", str(job.timeout),
+            "--processes", str(self.sandbox.limits.processes),
+            "--file-mb", str(self.sandbox.limits.file_mb),
+            "--data-mb", str(self.sandbox.limits.data_mb),
+        ]
+        cmd = self.sandbox.command(folder, argv, slot)
+        outcome = run(
+            cmd, env=self.env, timeout=job.timeout + GRACE_SECONDS, limits=self.sandbox.limits,
+            log=self.work / "logs" / f"{job.key}.log",
+        )
+        probes = self.work / "probes" / job.key
+        if probes.exists():
+            shutil.rmtree(probes)
+        refused = _harvest(folder / "out", probes)
+        status = _read_untrusted_json(folder / "status.json")
+        executed = _read_untrusted_notebook(folder / "executed.ipynb")
+        recorded = _read_untrusted_json(folder / "results.json")
+        if not self.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+        if executed is not None and not _same_cells(executed, assembly.notebook):
+            executed = None  # rewritten by the kernel: show nothing of it
+        stop = _first_line(status.get("stop", ""), 300) if isinstance(status.get("stop", ""), str) else ""
+        abnormal = outcome.killed or stop
+        if not status and not outcome.killed:
+            abnormal = f"o notebook não rodou até o fim (saída do processo: {_first_line(outcome.output[-300:], 200)})"
+        culprit = bool(outcome.killed) and "tempo" not in outcome.killed
+        result = self.judge(job, ex, probes, assembly, executed, abnormal, refused)
+        result.recorded = {k: v for k, v in recorded.items() if isinstance(v, int | float | str)}
+        result.seconds = round(time.monotonic() - started, 2)
+        return Attempt(job, result, assembly, executed, started, time.monotonic(), abnormal, culprit)
+
+    def judge(self, job, ex: Exercise, probes: Path, assembly, executed, abnormal: str, refused: str) -> Result:
+        event = self.ref_ready[job.exercise]
+        event.wait()
+        parts = []
+        for part in ex.parts:
+            if job.exercise in self.ref_errors:
+                parts.append(PartResult(part.name, 0.0, part.points, "erro do corretor: referências indisponíveis"))
+                continue
+            if refused:
+                ok, reason = False, refused
+            else:
+                ok, reason = run_check(
+                    ex.checks[part.name], probes / part.name, self.refs / job.exercise,
+                    part=part.name, seed=ex.seed,
+                )
+            if not ok and "não produziu resultado" in reason:
+                reason = _why_no_result(assembly, executed, part.name, abnormal) or reason
+            parts.append(PartResult(part.name, part.points if ok else 0.0, part.points, _scrub(reason, ex.hidden_lines)))
+        notes = list(assembly.notes)
+        if abnormal:
+            notes.append(_scrub(abnormal, ex.hidden_lines))
+        if job.note:
+            notes.insert(0, job.note)
+            for p in parts:
+                p.reason = "; ".join(x for x in (job.note, p.reason) if x)
+        if not self.sandbox.enabled:
+            notes.insert(0, NO_SANDBOX_NOTE)
+        return Result(job.student, job.exercise, parts, notes)
+
+
+def _same_cells(executed, sent) -> bool:
+    try:
+        return len(executed.cells) == len(sent.cells) and all(
+            a.get("source") == b.get("source") for a, b in zip(executed.cells, sent.cells, strict=True)
+        )
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _errors(cell) -> list[dict]:
+    return [o for o in cell.get("outputs", []) if isinstance(o, dict) and o.get("output_type") == "error"]
+
+
+def _why_no_result(assembly, executed, part: str, abnormal: str) -> str:
+    """Explain a part without probe output from the (untrusted) executed notebook."""
+    letter = part_letter(part)
+    if executed is not None and assembly is not None:
+        for index in [*assembly.indices("answer", part), *assembly.indices("extra", part)]:
+            for error in _errors(executed.cells[index]):
+                ename, evalue = str(error.get("ename", "Erro")), _first_line(error.get("evalue", ""), 200)
+                if ename == "NotImplementedError" and not evalue:
+                    return f"parte {letter} não respondida (a resposta ainda levanta NotImplementedError)"
+                if ename in ("NaoExecutada", "KernelMorreu", "TempoEsgotado"):
+                    return f"parte {letter}: {evalue}"
+                return f"parte {letter}: a resposta falhou: {ename}: {evalue}".rstrip(": ")
+        for index in assembly.indices("test", part):
+            for error in _errors(executed.cells[index]):
+                ename, evalue = str(error.get("ename", "Erro")), _first_line(error.get("evalue", ""), 200)
+                if ename == "NotImplementedError" and not evalue:
+                    return f"parte {letter} não respondida (a resposta ainda levanta NotImplementedError)"
+                if ename in ("NaoExecutada", "KernelMorreu", "TempoEsgotado"):
+                    return f"parte {letter}: {evalue}"
+                prefix = f"parte {letter}: o teste visível falhou: {ename}: {evalue}".rstrip(": ")
+                return prefix + " (e a verificação do corretor não recebeu resultado)"
+    if abnormal:
+        return f"a parte {letter} não produziu resultado: {abnormal}"
+    return ""
+
+
+def _scrub(text: str, hidden: list[str]) -> str:
+    """Remove any line of the grader's hidden cells that student-controlled text may carry."""
+    for line in hidden:
+        if line in text:
+            text = text.replace(line, "[…]")
+    return text
+
+
+# --- the run ------------------------------------------------------------------------------
+def _check_folders(submissions: Path, grades_dir: Path) -> None:
+    sub = submissions.resolve()
+    grades = grades_dir.resolve()
+    if sub == grades or sub in grades.parents or grades in sub.parents:
+        raise ValueError(
+            f"a pasta de notas ({grades_dir}) não pode ficar dentro das entregas ({submissions}) "
+            "nem contê-las: escolha outra, ex.: GRADES=build/grades"
+        )
+
+
+def resolve_timeouts(timeout: int | None) -> int | None:
+    """``timeout`` > ``COURSEKIT_GRADE_TIMEOUT`` > each exercise's own (None)."""
+    return timeout or (int(os.environ[TIMEOUT_ENV]) if os.environ.get(TIMEOUT_ENV) else None)
 
 
 def grade(
     submissions: str | Path,
-    grades_dir: str | Path = ROOT / "build" / "grades",
+    grades_dir: str | Path,
     *,
-    solutions_dir: str | Path | Sequence[str | Path] = ROOT / "solutions",
+    solutions_dir: str | Path | Sequence[str | Path],
     timeout: int | None = None,
     jobs: int | None = None,
     exercises: Sequence[str] | None = None,
-    connect: bool = True,
     all_cells: bool = False,
-    data_dir: str | Path | None = ROOT / "data",
+    sandbox: bool = True,
+    limits: Limits | None = None,
+    data_dir: str | Path | None = None,
     keep: bool = False,
     progress: Callable[[str], None] = print,
 ) -> GradingRun:
@@ -337,296 +641,179 @@ def grade(
     submissions : path
         Folder (or .zip) of student folders. Never modified.
     grades_dir : path
-        Output folder: ``grades.csv``, ``totals.csv``, ``feedback/``, ``logs/``.
+        Output folder: ``grades.csv``, ``totals.csv``, ``feedback/``, ``logs/``. Must not overlap
+        ``submissions``.
     solutions_dir : path or list of paths
         Where the ``exNN_*.ipynb`` solutions are (several folders are merged).
     timeout : int, optional
-        Seconds per notebook; default ``COURSEKIT_GRADE_TIMEOUT``, then the
-        exercise's ``metadata.coursekit.timeout``, then 600.
+        Seconds per notebook; default ``COURSEKIT_GRADE_TIMEOUT``, then the exercise's
+        ``metadata.coursekit.timeout``, then 600.
     jobs : int, optional
-        Notebooks graded at the same time (default 2, or ``COURSEKIT_GRADE_JOBS``).
+        Sandboxes at the same time (default 2, or ``COURSEKIT_GRADE_JOBS``).
     exercises : list of str, optional
         Exercises to grade (default: every exercise somebody submitted).
-    connect : bool, default True
-        Share one Spark Connect server among the kernels (faster); False = each
-        notebook starts its own local Spark.
     all_cells : bool, default False
-        Also run the code cells after an exercise's last test cell. They score
-        nothing (in the exercises they put the parts together and record the
-        figures), so by default they are skipped and the student's Spark
-        session is stopped in their place.
+        Also run the given cells after the last test (they score nothing).
+    sandbox : bool, default True
+        False = ``--no-sandbox``: no isolation (said in the summary and on every feedback page).
+    limits : Limits, optional
+        Memory, processes, file size of each sandbox.
+    data_dir : path, optional
+        Course data folder shown read-only inside the sandbox.
     keep : bool, default False
-        Keep the nbgrader work folder (executed notebooks with hidden tests) under ``grades_dir/work``.
+        Keep the work folder (assembled notebooks, probe output, logs) under ``grades_dir/work``.
     progress : callable
         Receives one pt-BR line per event.
     """
     start = time.monotonic()
-    grades_dir = Path(grades_dir).resolve()
+    submissions = Path(submissions)
+    grades_dir = Path(grades_dir)
+    _check_folders(submissions, grades_dir)
+    grades_dir = grades_dir.resolve()
     feedback_dir = grades_dir / "feedback"
-    log_dir = grades_dir / "logs"
     dirs = [solutions_dir] if isinstance(solutions_dir, str | Path) else list(solutions_dir)
-    solutions: dict[str, Path] = {}
+    paths: dict[str, Path] = {}
     for d in dirs:
-        solutions.update(fmt.discover_solutions(d))
-    if not solutions:
+        paths.update(fmt.discover_solutions(d))
+    if not paths:
         raise ValueError(f"nenhuma solução exNN_*.ipynb em {', '.join(map(str, dirs))}")
-    parts = {name: fmt.parts_of(fmt.read_solution(path)) for name, path in solutions.items()}
-    timeouts = resolve_timeouts(solutions, timeout)
+    forced = resolve_timeouts(timeout)
+    known = {name: load_exercise(path, forced) for name, path in paths.items()}
     jobs = int(jobs or os.environ.get("COURSEKIT_GRADE_JOBS") or 2)
     if feedback_dir.exists():
         shutil.rmtree(feedback_dir)
-    log_dir.mkdir(parents=True, exist_ok=True)
-    for old_log in log_dir.glob("*.log"):
-        old_log.unlink()
-    work = Path(tempfile.mkdtemp(prefix="coursekit-grading-")) if not keep else grades_dir / "work"
+    (grades_dir / "logs").mkdir(parents=True, exist_ok=True)
+    work = grades_dir / "work" if keep else Path(tempfile.mkdtemp(prefix="coursekit-grading-"))
     if keep and work.exists():
         shutil.rmtree(work)
-    work.mkdir(parents=True, exist_ok=True)
+    (work / "logs").mkdir(parents=True, exist_ok=True)
     from coursekit.grading.report import write_feedback, write_grades
 
-    server = None
-    slots: list[_Slot] = []
+    box = Sandbox(limits=limits or Limits(), enabled=sandbox)
+    if data_dir and Path(data_dir).is_dir():
+        box.readonly.append(Path(data_dir).resolve())
     results: list[Result] = []
-    previous = _raise_on_sigterm()
     try:
         with opened(submissions) as root:
-            p = plan(root, solutions, parts, timeouts, feedback_dir, exercises)
+            p = plan(root, {n: e.parts for n, e in known.items()}, {n: e.timeout for n, e in known.items()}, exercises)
             for m in p.messages:
                 progress(f"aviso: {m}")
             results.extend(p.done)
             for r in p.done:
-                write_feedback(feedback_dir / r.student / f"{r.exercise}.html", r)
+                write_feedback(feedback_dir / r.student / f"{r.exercise}.html", r, None, sandboxed=sandbox)
             if p.jobs:
-                from coursekit.grading.exercises import build_course
-
-                remote = None
-                if connect:  # the JVM starts while nbgrader prepares the course
-                    server, remote = _launch_server(log_dir, progress)
-                progress(f"preparando {len(p.exercises)} exercício(s) com nbgrader...")
-                build_course({e: solutions[e] for e in p.exercises}, work / "master")
-                env = _kernel_env(log_dir, remote)
-                env[ALL_CELLS_ENV] = "1" if all_cells else "0"
-                n = max(1, min(jobs, len(p.jobs)))
-                ctx = multiprocessing.get_context("spawn")
-                data = str(data_dir) if data_dir and Path(data_dir).is_dir() else None
-                slots = [
-                    _Slot(
-                        i,
-                        ctx,
-                        (
-                            str(work),
-                            str(work / "master"),
-                            data,
-                            str(log_dir / f"worker{i}.log"),
-                            env,
-                        ),
-                    )
-                    for i in range(n)
-                ]
-                if server is not None and not _wait_server(server, progress):
-                    server = None
-                    _without_connect(slots)
-                progress(
-                    f"corrigindo {len(p.jobs)} notebook(s) com {n} processo(s)"
-                    f"{' e um servidor Spark Connect' if server else ''} "
-                    f"(preparação: {time.monotonic() - start:.0f} s)..."
-                )
-                results.extend(
-                    _Scheduler(slots, list(p.jobs), server, parts, progress, write_feedback).run()
-                )
+                if sandbox:
+                    check(box, work)  # SandboxUnavailable says how to enable one
+                else:
+                    progress(f"aviso: {NO_SANDBOX_NOTE}")
+                results.extend(_run_jobs(p, known, work, box, all_cells, jobs, feedback_dir, grades_dir, progress, keep))
     finally:
-        for slot in slots:
-            slot.stop()
-        if server:
-            server.stop()
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
     grades_csv, totals_csv = write_grades(results, grades_dir)
     seconds = time.monotonic() - start
     progress(f"notas: {grades_csv} ({len(results)} entregas, {seconds:.0f} s)")
     return GradingRun(results, grades_csv, totals_csv, feedback_dir, seconds, p.messages)
 
 
-def _raise_on_sigterm():
-    """Turn SIGTERM into KeyboardInterrupt, so the server and workers are stopped on the way out."""
-    import threading
+def _run_jobs(p: Plan, known, work, box, all_cells, jobs, feedback_dir, grades_dir, progress, keep) -> list[Result]:
+    from coursekit.grading.report import write_feedback
 
-    if threading.current_thread() is not threading.main_thread():
+    wanted = {e: known[e] for e in p.exercises}
+    events = {e: threading.Event() for e in wanted}
+    refs = work / "references"
+    grader = Grader(wanted, work, box, refs, events, all_cells=all_cells, jobs=jobs, progress=progress, keep=keep)
+
+    def compute_references() -> None:
+        log = grades_dir / "logs" / "references.log"
+        errors = references({e: x.path for e, x in wanted.items()}, refs, log=log)
+        grader.ref_errors.update(errors)
+        for e in events.values():
+            e.set()
+
+    ref_thread = threading.Thread(target=compute_references, daemon=True)
+    ref_thread.start()
+    progress(f"corrigindo {len(p.jobs)} notebook(s) em {jobs} sandbox(es) ao mesmo tempo...")
+    total = len(p.jobs)
+    attempts: list[Attempt] = []
+    done = 0
+
+    def finish(a: Attempt) -> None:
+        nonlocal done
+        done += 1
+        _report(progress, done, total, a.result)
+
+    with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
+        for a in pool.map(grader.attempt, p.jobs):
+            attempts.append(a)
+            finish(a)
+    # fairness: runs cut short while a neighbour was killed for its memory or processes are redone alone
+    culprits = [a for a in attempts if a.culprit]
+    again = [
+        a for a in attempts
+        if a.abnormal and not a.culprit
+        and any(c.started < a.ended and a.started < c.ended for c in culprits)
+    ]
+    if again:
+        progress(f"corrigindo de novo, sozinhas, {len(again)} entrega(s) afetadas por outra que foi encerrada")
+        total += len(again)
+        redo = {id(a): grader.attempt(a.job) for a in again}
+        for a in again:
+            new = redo[id(a)]
+            new.result.notes.append("corrigido de novo, sozinho: outra entrega foi encerrada enquanto este rodava")
+            attempts[attempts.index(a)] = new
+            finish(new)
+    ref_thread.join(timeout=1)
+    for a in attempts:
+        ex = known[a.job.exercise]
+        write_feedback(
+            feedback_dir / a.job.student / f"{a.job.exercise}.html", a.result,
+            _feedback_notebook(a, ex), sandboxed=box.enabled,
+        )
+    return [a.result for a in attempts]
+
+
+def _feedback_notebook(a: Attempt, ex: Exercise):
+    """The notebook the student sees: the cells as run, outputs of their own cells and the visible tests."""
+    if a.assembly is None:
         return None
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt(f"sinal {signum}")
-
-    return signal.signal(signal.SIGTERM, handler)
-
-
-def _without_connect(slots) -> None:
-    """Point the kernels of every worker at a local Spark (restarted when idle)."""
-    for slot in slots:
-        slot.args[4].pop("SPARK_REMOTE", None)  # the env dict is shared by all slots
-        slot.stale = True
-
-
-def _launch_server(log_dir: Path, progress):
-    from coursekit.grading.server import ConnectServer
-
-    server = ConnectServer(log_dir / "connect-server.log")
-    try:
-        return server, server.launch()
-    except Exception as exc:  # noqa: BLE001 (no Java, no pyspark: grade without it)
-        progress(
-            f"aviso: Spark Connect indisponível ({exc}); cada notebook iniciará o próprio Spark"
-        )
-        return None, None
+    nb = nbformat.v4.new_notebook()
+    for index, (cell, kind) in enumerate(zip(a.assembly.notebook.cells, a.assembly.kinds, strict=True)):
+        if kind.kind == "probe":
+            continue
+        copy = nbformat.from_dict(dict(cell))
+        if cell.cell_type == "code":
+            copy.outputs = []
+            if a.executed is not None:
+                copy.outputs = _clean_outputs(a.executed.cells[index].get("outputs", []), ex.hidden_lines)
+        nb.cells.append(copy)
+    return nb
 
 
-def _wait_server(server, progress) -> bool:
-    try:
-        server.wait()
-    except Exception as exc:  # noqa: BLE001 (fall back to one local Spark per notebook)
-        server.stop()
-        progress(
-            f"aviso: Spark Connect indisponível ({exc}); cada notebook iniciará o próprio Spark"
-        )
-        return False
-    return True
-
-
-class _Scheduler:
-    """Hands jobs to worker slots, enforces the hard deadline, survives worker and server deaths.
-
-    A job is graded again (once) when its worker process died, or when the
-    Spark Connect server died while it ran: the failure was not the student's.
-    """
-
-    def __init__(self, slots, jobs: list[Job], server, parts, progress, write_feedback):
-        self.slots, self.server, self.parts = slots, server, parts
-        self.progress, self.write_feedback = progress, write_feedback
-        self.pending = list(reversed(jobs))  # pop() from the end keeps the original order
-        self.total = len(jobs)
-        self.results: list[Result] = []
-        self.retried: set[tuple[str, str]] = set()
-        self.suspect: set[tuple[str, str]] = set()
-
-    def run(self) -> list[Result]:
-        while self.pending or any(s.job for s in self.slots):
-            self._check_server()
-            self._assign()
-            conns = {s.conn: s for s in self.slots}
-            for conn in wait(list(conns), timeout=1.0):
-                self._receive(conns[conn])
-            self._enforce_deadlines()
-        return self.results
-
-    def _assign(self) -> None:
-        """Give idle workers the next jobs; a retried job runs alone, so a culprit cannot hit it again."""
-        alone = any((s.job.student, s.job.exercise) in self.retried for s in self.slots if s.job)
-        for slot in self.slots:
-            if slot.stale and slot.job is None:
-                slot.restart()
-            if alone or not (slot.ready and slot.job is None and self.pending):
-                continue
-            job = self.pending[-1]
-            if (job.student, job.exercise) in self.retried:
-                if any(s.job for s in self.slots):
-                    return  # wait until the others are done
-                alone = True
-            slot.assign(self.pending.pop())
-
-    def _retry(self, job: Job) -> bool:
-        key = (job.student, job.exercise)
-        self.suspect.discard(key)
-        if key in self.retried:
-            return False
-        self.retried.add(key)
-        self.pending.append(job)
-        return True
-
-    def _record(self, result: Result, job: Job | None = None) -> None:
-        if job is not None:
-            self.write_feedback(Path(job.feedback), result)
-        self.results.append(result)
-        _report(self.progress, len(self.results), self.total, result)
-
-    def _check_server(self) -> None:
-        if self.server is None or self.server.running():
-            return
-        in_flight = [(s.job.student, s.job.exercise) for s in self.slots if s.job]
-        self.suspect.update(in_flight)
-        self.progress(
-            "aviso: o servidor Spark Connect caiu; reiniciando (os notebooks afetados serão refeitos)"
-        )
-        self.server.stop()
-        try:
-            self.server.start()
-        except Exception as exc:  # noqa: BLE001
-            self.progress(f"aviso: não reiniciou ({exc}); seguindo sem Spark Connect")
-            self.server = None
-            _without_connect(self.slots)
-
-    def _receive(self, slot) -> None:
-        try:
-            message = slot.conn.recv()
-        except (EOFError, OSError):
-            message = None
-        if message is not None and message.get("ready"):
-            slot.ready, slot.failed_starts = True, 0
-            return
-        job, slot.job = slot.job, None
-        if message is None:  # the worker process died
-            slot.failed_starts += 0 if job else 1
-            if slot.failed_starts >= 3:
-                raise RuntimeError(f"o processo do corretor não inicia; veja {slot.args[3]}")
-            slot.restart()
-            if job is None or self._retry(job):
-                return
-            reason = "o processo do corretor morreu neste notebook"
-            self._record(
-                zero_result(job.student, job.exercise, self.parts[job.exercise], reason), job
-            )
-            return
-        self._check_server()  # did the server die under this notebook?
-        key = (job.student, job.exercise)
-        if key in self.suspect and self._retry(job):
-            return
-        result = Result.from_dict(message)
-        if key in self.suspect:  # it ran alone and the server died again: this notebook did it
-            self.suspect.discard(key)
-            note = "o servidor Spark caiu durante este notebook (duas vezes, rodando sozinho)"
-            result.notes.append(note)
-            for p in result.parts:
-                if p.score < p.max_score:
-                    p.reason = "; ".join(x for x in (p.reason, note) if x)
-        self._record(result)
-
-    def _enforce_deadlines(self) -> None:
-        now = time.monotonic()
-        for slot in self.slots:
-            if not slot.ready and now - slot.started > STARTUP_SECONDS:
-                raise RuntimeError(
-                    f"o processo do corretor não ficou pronto em {STARTUP_SECONDS} s; veja {slot.args[3]}"
-                )
-            if slot.job is None or now <= slot.deadline:
-                continue
-            job = slot.job
-            slot.restart()
-            self._check_server()
-            if (job.student, job.exercise) in self.suspect and self._retry(job):
-                continue
-            reason = (
-                f"o corretor encerrou o notebook após {job.timeout + GRACE_SECONDS} s (travado)"
-            )
-            result = zero_result(
-                job.student, job.exercise, self.parts[job.exercise], reason, now - slot.started
-            )
-            self._record(result, job)
+def _clean_outputs(outputs, hidden) -> list:
+    out = []
+    for o in outputs:
+        if not isinstance(o, dict):
+            continue
+        kind = o.get("output_type")
+        if kind == "stream":
+            out.append(nbformat.v4.new_output("stream", name="stdout", text=_scrub(str(o.get("text", ""))[:20_000], hidden)))
+        elif kind == "error":
+            text = _scrub(f"{o.get('ename', 'Erro')}: {o.get('evalue', '')}"[:2_000], hidden)
+            out.append(nbformat.v4.new_output("error", ename="Erro", evalue=text, traceback=[text]))
+        elif kind in ("execute_result", "display_data"):
+            data = o.get("data", {}) if isinstance(o.get("data"), dict) else {}
+            keep = {}
+            if isinstance(data.get("image/png"), str) and len(data["image/png"]) < 2_000_000:
+                keep["image/png"] = data["image/png"]
+            if "text/plain" in data:
+                keep["text/plain"] = _scrub(str(data["text/plain"])[:20_000], hidden)
+            if keep:
+                out.append(nbformat.v4.new_output("display_data", data=keep))
+    return out
 
 
 def _report(progress, done: int, total: int, r: Result) -> None:
     score = sum(p.score for p in r.parts)
     maximum = sum(p.max_score for p in r.parts)
-    progress(
-        f"[{done}/{total}] {r.student} / {r.exercise}: {score:g}/{maximum:g} ({r.seconds:.0f} s)"
-    )
+    progress(f"[{done}/{total}] {r.student} / {r.exercise}: {score:g}/{maximum:g} ({r.seconds:.0f} s)")

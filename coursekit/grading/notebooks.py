@@ -36,6 +36,9 @@ CODE_STUB = "# SEU CÓDIGO AQUI\nraise NotImplementedError()"
 TEXT_STUB = "SUA RESPOSTA AQUI"
 INJECTED_TAG = "injected-parameters"
 DEFAULT_TIMEOUT = 600
+#: ``metadata.coursekit.role`` of the grader's raw cells (stripped from the student version).
+PROBE, CHECK, REFERENCE = "probe", "check", "reference"
+GRADER_ROLES = (PROBE, CHECK, REFERENCE)
 
 
 class FormatError(ValueError):
@@ -166,10 +169,14 @@ def validate_solution(nb, name: str) -> list[str]:
                 f"célula {index}: tem ### BEGIN SOLUTION mas não é célula de resposta "
                 "(metadata nbgrader solution: true)"
             )
-        if "BEGIN HIDDEN TESTS" in cell.source and not is_test(cell):
+        if "BEGIN HIDDEN TESTS" in cell.source:
             problems.append(
-                f"célula {index}: testes ocultos fora de uma célula de teste (grade: true)"
+                f"célula {index}: testes ocultos rodam no kernel do aluno, que ele controla; "
+                "troque o bloco HIDDEN TESTS por uma sonda (probe) e uma verificação (check)"
             )
+        if role(cell) is not None:
+            problems.extend(_grader_cell_problems(index, cell))
+            continue
         if not m:
             continue
         gid = m.get("grade_id")
@@ -208,16 +215,73 @@ def validate_solution(nb, name: str) -> list[str]:
     if not parts_of(nb):
         problems.append("nenhuma célula de teste com pontos (nbgrader grade: true)")
     owned = answer_cells_by_part(nb)
-    for part in parts_of(nb):
-        if not owned.get(part.name):
+    names = [p.name for p in parts_of(nb)]
+    for part in names:
+        if not owned.get(part):
             problems.append(
-                f"a parte '{part.name}' não tem célula de resposta própria entre o teste anterior e o seu"
+                f"a parte '{part}' não tem célula de resposta própria entre o teste anterior e o seu"
             )
+    for kind in (PROBE, CHECK):
+        found = [str(c.metadata["coursekit"].get("part")) for c in nb.cells if role(c) == kind]
+        for part in names:
+            if found.count(part) != 1:
+                problems.append(
+                    f"a parte '{part}' precisa de exatamente uma célula raw de {kind} "
+                    f"(metadata coursekit role '{kind}', part '{part}'); encontradas: {found.count(part)}"
+                )
+        for part in sorted(set(found) - set(names)):
+            problems.append(f"célula de {kind} para a parte '{part}', que não existe")
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and cell.get("outputs"):
             problems.append(f"célula {index}: tem saídas; limpe-as antes de salvar")
             break
     return problems
+
+
+def role(cell) -> str | None:
+    """The grader role of a cell (``probe``, ``check``, ``reference``) or None for notebook cells."""
+    value = cell.get("metadata", {}).get("coursekit")
+    if isinstance(value, dict) and value.get("role") is not None:
+        return str(value.get("role"))
+    return None
+
+
+def _grader_cell_problems(index: int, cell) -> list[str]:
+    kind = role(cell)
+    out = []
+    if kind not in GRADER_ROLES:
+        out.append(f"célula {index}: role '{kind}' desconhecido; use um de {', '.join(GRADER_ROLES)}")
+    if cell.cell_type != "raw":
+        out.append(f"célula {index}: células de {kind} devem ser raw (não rodam no Jupyter)")
+    if meta(cell):
+        out.append(f"célula {index}: células de {kind} não levam metadata nbgrader")
+    if kind in (PROBE, CHECK) and not PART_RE.match(str(cell.metadata["coursekit"].get("part"))):
+        out.append(f"célula {index}: a {kind} precisa de 'part' (parte_a, parte_b, ...)")
+    try:
+        compile(cell.source, f"<{kind} {index}>", "exec")
+    except SyntaxError as exc:
+        out.append(f"célula {index}: a {kind} não compila: {exc.msg} (linha {exc.lineno})")
+    return out
+
+
+def grader_cells(nb, kind: str) -> dict[str, str]:
+    """``{part: source}`` of the probe or check cells (``{"": joined source}`` for references)."""
+    if kind == REFERENCE:
+        return {"": "\n\n".join(c.source for c in nb.cells if role(c) == REFERENCE)}
+    return {str(c.metadata["coursekit"]["part"]): c.source for c in nb.cells if role(c) == kind}
+
+
+def without_grader_cells(nb):
+    """A copy of ``nb`` without probe, check and reference cells (the input of ``make exercises``)."""
+    nb = copy.deepcopy(nb)
+    nb.cells = [c for c in nb.cells if role(c) is None]
+    return nb
+
+
+def parameters_source(nb) -> str:
+    """Source of the ``parameters`` cell (empty when absent)."""
+    index = parameters_index(nb)
+    return "" if index is None else nb.cells[index].source
 
 
 def discover_solutions(folder: str | Path) -> dict[str, Path]:

@@ -1,8 +1,8 @@
 """Grader outputs: ``grades.csv``, ``totals.csv`` and one feedback HTML per student and exercise.
 
-The feedback shows the executed notebook as graded, with the hidden tests'
-code and tracebacks removed (only their pt-BR messages remain), so it can go
-back to the student without giving the answers away.
+The feedback page shows the scores and reasons, then the notebook as it ran: the given cells,
+the student's own cells and the visible tests with their (capped, plain-text) outputs. Probe,
+check and reference cells are never in it, and no line of theirs survives in any output.
 
 Examples
 --------
@@ -13,17 +13,14 @@ Examples
 
 from __future__ import annotations
 
-import copy
 import csv
 import html
 from collections.abc import Iterable
 from pathlib import Path
 
-from coursekit.grading import notebooks as fmt
 
 CSV_COLUMNS = ("student", "exercise", "part", "score", "max_score", "reason")
 TOTAL_COLUMNS = ("student", "exercise", "score", "max_score")
-HIDDEN_NOTE = "# (testes ocultos: o código não é mostrado; veja a mensagem de erro, se houver)"
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 60em; padding: 0 1em; }
@@ -69,22 +66,7 @@ def write_grades(results: Iterable, folder: str | Path) -> tuple[Path, Path]:
     return grades, totals
 
 
-def for_student(executed):
-    """A copy of an executed notebook safe to hand back: no hidden-test code or tracebacks."""
-    nb = copy.deepcopy(executed)
-    for cell in nb.cells:
-        if not fmt.is_test(cell):
-            continue
-        visible = fmt.strip_hidden_tests(cell.source)
-        if visible != cell.source:
-            cell.source = visible.rstrip("\n") + "\n" + HIDDEN_NOTE
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
-                out["traceback"] = [f"{out.get('ename', 'Erro')}: {out.get('evalue', '')}"]
-    return nb
-
-
-def _summary_html(result) -> str:
+def _summary_html(result, sandboxed: bool = True) -> str:
     total = sum(p.score for p in result.parts)
     maximum = sum(p.max_score for p in result.parts)
     rows = "".join(
@@ -97,23 +79,25 @@ def _summary_html(result) -> str:
     return (
         f"<h1>Correção: {html.escape(result.exercise)}</h1>"
         f"<p>Aluno: <b>{html.escape(result.student)}</b> — nota <b>{_fmt(total)} / {_fmt(maximum)}</b>"
-        f' (corrigido com SCALE="ci")</p>'
+        f' (corrigido com SCALE="ci"{", SEM sandbox" if not sandboxed else ""})</p>'
         '<table class="notas"><tr><th>parte</th><th>pontos</th><th>máximo</th><th>motivo</th></tr>'
         f"{rows}</table>" + (f"<h2>Observações</h2><ul>{notes}</ul>" if notes else "")
     )
 
 
-def write_feedback(path: str | Path, result, executed=None) -> Path:
+def write_feedback(path: str | Path, result, executed=None, *, sandboxed: bool = True) -> Path:
     """Write the feedback page for one student x exercise.
 
     Parameters
     ----------
     path : path
         Target ``.html`` file (folders are created).
-    result : coursekit.grading.worker.Result
+    result : coursekit.grading.grader.Result
         Scores and reasons.
     executed : nbformat.NotebookNode, optional
-        The notebook as nbgrader executed it; omitted when nothing ran.
+        The notebook as shown to the student (built by the grader); omitted when nothing ran.
+    sandboxed : bool, default True
+        False when graded with ``--no-sandbox`` (said at the top of the page).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,13 +108,13 @@ def write_feedback(path: str | Path, result, executed=None) -> Path:
         from pygments.formatters import HtmlFormatter
 
         exporter = HTMLExporter(template_name="basic")
-        body, _ = exporter.from_notebook_node(for_student(executed))
+        body, _ = exporter.from_notebook_node(executed)
         style += HtmlFormatter().get_style_defs(".highlight")
         body = "<h2>Notebook corrigido</h2>" + body
     page = (
         '<!DOCTYPE html><html lang="pt-BR"><head><meta charset="utf-8">'
         f"<title>{html.escape(result.student)} — {html.escape(result.exercise)}</title>"
-        f"<style>{style}</style></head><body>{_summary_html(result)}{body}</body></html>"
+        f"<style>{style}</style></head><body>{_summary_html(result, sandboxed)}{body}</body></html>"
     )
     path.write_text(page, encoding="utf-8")
     return path
