@@ -17,13 +17,14 @@ export PYSPARK_PYTHON := $(abspath $(PY))
 export COURSEKIT_LOG_DIR := $(abspath $(BUILD))/logs
 
 .PHONY: help setup java lab test lint format exercises grade html clean \
-        cluster-up cluster-down connect-up connect-down history-up history-down doctor
+        cluster-up cluster-down connect-up connect-down history-up history-down doctor release
 
 help:
 	@echo "make lab      - prepara o ambiente (.venv + Java) e abre o JupyterLab"
 	@echo "make test     - prepara o ambiente e roda todos os testes"
 	@echo "make doctor   - diagnostico (Python, Java, Spark)"
-	@echo "make grade SUBMISSIONS=<pasta> [GRADES=<pasta>] - corrige entregas"
+	@echo "make grade SUBMISSIONS=<pasta> [GRADES=<pasta>] [GRADE_ARGS=...] - corrige entregas (sandbox)"
+	@echo "make release  - pacote dos alunos (build/release/aula10.zip), sem soluções"
 	@echo "make exercises / html / clean / cluster-up / cluster-down / connect-up / connect-down"
 	@echo "make history-up / history-down (history server do Spark, lendo build/spark-events)"
 
@@ -72,9 +73,15 @@ format: setup
 exercises: setup
 	$(PY) -m coursekit.grading.exercises
 
-# Grade SUBMISSIONS/<student>/<exercise>.ipynb (a folder or a .zip) at SCALE="ci" into GRADES.
+# Grade SUBMISSIONS/<student>/<exercise>.ipynb (a folder or a .zip) at SCALE="ci" into GRADES,
+# each submission in its own sandbox. GRADE_ARGS: e.g. --jobs 3, --no-sandbox, --all-cells.
+GRADE_ARGS ?=
 grade: need-submissions setup
-	$(PY) -m coursekit.grading "$(SUBMISSIONS)" --grades "$(GRADES)"
+	$(PY) -m coursekit.grading "$(SUBMISSIONS)" --grades "$(GRADES)" --solutions solutions --data data $(GRADE_ARGS)
+
+# What students get: build/release/aula10/ and build/release/aula10.zip (no solutions, no grader cells).
+release: setup
+	$(PY) -m coursekit.grading.release --root . --out $(BUILD)/release
 
 .PHONY: need-submissions
 need-submissions:

@@ -1,14 +1,17 @@
-"""Grading self-test: one grader run over a fabricated class, plus the exercise generation.
+"""Grading self-test: one grader run over a class of honest and hostile students.
 
-The class run grades, in ONE call (one Spark Connect server, parallel kernels):
+The class run grades, in ONE call (sandboxes in parallel, references computed once):
 
 * ``solucao`` - every solution (``solutions/ex*.ipynb`` and the format example
-  ``tests/fixtures/grading/ex00_exemplo.ipynb``): full marks. This is where the
-  solution notebooks are executed in ``make test`` (once);
+  ``tests/fixtures/grading/ex00_exemplo.ipynb``): full marks. This is where the solution
+  notebooks are executed in ``make test`` (once);
 * ``vazio`` - every untouched student version: zero, without crashing;
-* broken variants of the small example exercise: one part wrong, a hang,
-  a kernel crash, a syntax error, a deleted and an edited test cell, huge
-  output, a file that is not JSON, a renamed file, an unknown exercise.
+* broken variants of the small example (one part wrong, a hang, a kernel crash, a syntax error,
+  a deleted and an edited test cell, huge output, a file that is not JSON, a renamed file, an
+  unknown exercise);
+* attackers of the example, each trying one way to win points it did not earn or to hurt
+  somebody else (see ``ATTACKS``): each must get 0 on every part it did not solve, move nobody
+  else's score and leave no process behind; no feedback page may show a hidden line.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import copy
 import csv
 import hashlib
 import os
-import re
 import subprocess
 import sys
 import zipfile
@@ -42,13 +44,14 @@ FIXTURES = ROOT / "tests" / "fixtures" / "grading"
 EXAMPLE = "ex00_exemplo"
 SOLUTIONS = fmt.discover_solutions(ROOT / "solutions")
 ALL_SOLUTIONS = {**fmt.discover_solutions(FIXTURES), **SOLUTIONS}
+TOKEN = "ck-attack-7f3a"  # in the command line of every process an attacker leaves behind
 
 
 def _hashes(folder: Path) -> dict[str, str]:
     return {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(folder.rglob("*"))
-        if p.is_file()
+        if p.is_file() and not p.is_symlink()
     }
 
 
@@ -60,11 +63,114 @@ def _with_cell(nb, grade_id: str, source: str):
     return nb
 
 
-def _fabricate_class(folder: Path, student_versions: dict[str, Path]) -> None:
-    """Write the class under ``folder`` (``student_versions``: exercise -> untouched version)."""
-    example = fmt.read_solution(ALL_SOLUTIONS[EXAMPLE])
+def _attacks(subs: Path, grades: Path) -> dict[str, tuple[str, dict[str, float]]]:
+    """``{student: (code put before the stub of answer A, expected scores)}``: ex00, stubs elsewhere."""
+    zero = {"parte_a": 0.0, "parte_b": 0.0}
+    solution_paths = [ROOT / "solutions", FIXTURES / f"{EXAMPLE}.ipynb"]
+    read_solution = f"""
+import json, pathlib, coursekit
+places = [pathlib.Path(coursekit.__file__).parents[1] / "tests/fixtures/grading/{EXAMPLE}.ipynb",
+          *[pathlib.Path(p) for p in {[str(p) for p in solution_paths]!r}]]
+for place in places:
+    try:
+        nb = json.loads(place.read_text())
+    except OSError:
+        continue
+    for cell in nb["cells"]:
+        if "BEGIN SOLUTION" in "".join(cell["source"]):
+            exec("".join(cell["source"]))
+"""
+    return {
+        "transformador": (
+            'get_ipython().input_transformers_post.append(lambda lines: ["pass\\n"])',
+            zero,
+        ),
+        "gancho": (
+            'get_ipython().events.register("pre_run_cell", lambda info: print(info.raw_cell))',
+            zero,
+        ),
+        "builtins": (
+            "import builtins\n"
+            "builtins.abs = lambda x: 0\nbuiltins.all = lambda x: True\nbuiltins.any = lambda x: True\n"
+            "builtins.isinstance = lambda *a: True\nbuiltins.sorted = lambda x, **k: ['grupo', 'n']",
+            zero,
+        ),
+        "monkeypatch": (
+            "import numpy as np, pandas as pd, sklearn.metrics as m, json\n"
+            "from pyspark.ml.evaluation import BinaryClassificationEvaluator as B\n"
+            "np.isclose = lambda *a, **k: True\nnp.allclose = lambda *a, **k: True\n"
+            "m.roc_auc_score = lambda *a, **k: 1.0\nB.evaluate = lambda self, df, params=None: 1.0\n"
+            "pd.DataFrame.to_parquet = lambda self, *a, **k: None\n"
+            "json.dumps = lambda *a, **k: '{\"media_valor\": 50.0}'",
+            zero,
+        ),
+        "le_solucao": (read_solution, zero),
+        "le_colega": (
+            "import json\n"
+            f"nb = json.loads(open({str(subs / 'solucao' / (EXAMPLE + '.ipynb'))!r}).read())\n"
+            "for cell in nb['cells']:\n"
+            "    if 'BEGIN SOLUTION' in ''.join(cell['source']):\n"
+            "        exec(''.join(cell['source']))",
+            zero,
+        ),
+        "processo_solto": (
+            "import subprocess, sys, os\n"
+            "target = os.path.join(os.path.dirname(os.environ.get('COURSEKIT_LOG_DIR', '/x')), 'grades.csv')\n"
+            f'code = \'import time, sys; time.sleep(25); open(sys.argv[1], "w").write("hacked"); open(sys.argv[2], "w").write("hacked")\'\n'
+            f"for path in [target, {str(grades / 'grades.csv')!r}]:\n"
+            f"    subprocess.Popen([sys.executable, '-c', code, path, {str(grades / 'totals.csv')!r}, '{TOKEN}'],\n"
+            "                     start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)",
+            zero,
+        ),
+        "assassino": (
+            "import os, signal, psutil\n"
+            "for p in psutil.process_iter():\n"
+            "    if p.pid != os.getpid() and p.pid != 1:\n"
+            "        try:\n"
+            "            p.kill()\n"
+            "        except Exception:\n"
+            "            pass",
+            zero,
+        ),
+        "fork_bomb": ("import os\nwhile True:\n    os.fork()", zero),
+        "memoria": ("blocos = []\nwhile True:\n    blocos.append(b'x' * 2**27)", zero),
+        "erro_enorme": ("raise ValueError('x' * 200_000_000)", zero),
+        "udf_le_arquivos": (
+            "from pyspark.sql import functions as F\n"
+            f"paths = {[str(p) for p in [FIXTURES / (EXAMPLE + '.ipynb'), subs / 'solucao' / (EXAMPLE + '.ipynb')]]!r}\n"
+            "def grab(_):\n"
+            "    out = []\n"
+            "    for p in paths:\n"
+            "        try:\n"
+            "            out.append(open(p).read()[:50])\n"
+            "        except OSError as exc:\n"
+            "            out.append(type(exc).__name__)\n"
+            "    return '|'.join(out)\n"
+            "leitura = spark.range(1).select(F.udf(grab)('id').alias('x')).first()[0]\n"
+            "if 'FileNotFoundError' not in leitura and 'PermissionError' not in leitura:\n"
+            "    contagem = dados.groupBy('grupo').count().withColumnRenamed('count', 'n')\n"
+            "    media_valor = float(dados.agg(F.avg('valor')).first()[0])",
+            zero,
+        ),
+        "saida_forjada": (
+            "import json, os, pathlib\n"
+            "for part in ('parte_a', 'parte_b'):\n"
+            "    out = pathlib.Path('/grading/out') / part\n"
+            "    out.mkdir(parents=True, exist_ok=True)\n"
+            "    (out / 'passou.json').write_text(json.dumps({'ok': True, 'score': 100}))\n"
+            "os.symlink('/etc/passwd', '/grading/out/parte_b/media.json')\n"
+            "os.mkfifo('/grading/out/parte_a/contagem.parquet')",
+            zero,
+        ),
+    }
 
-    def put(student: str, nb, name: str = f"{EXAMPLE}.ipynb") -> None:
+
+def _fabricate_class(folder: Path, grades: Path, student_versions: dict[str, Path]) -> dict:
+    """Write the class under ``folder``; return ``{student: expected ex00 scores}`` of the attackers."""
+    example = fmt.read_solution(ALL_SOLUTIONS[EXAMPLE])
+    stub = nbformat.read(student_versions[EXAMPLE], as_version=4)
+
+    def put(student, nb, name: str = f"{EXAMPLE}.ipynb") -> None:
         target = folder / student / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(nb, bytes):
@@ -98,28 +204,76 @@ def _fabricate_class(folder: Path, student_versions: dict[str, Path]) -> None:
     put("editado", cheat)
     put("renomeado", example, f"{EXAMPLE}-Copy1.ipynb")
     put("desconhecido", example, "ex99_inexistente.ipynb")
+    expected = {}
+    for student, (code, scores) in _attacks(folder, grades).items():
+        nb = copy.deepcopy(stub)
+        answer = next(c for c in nb.cells if fmt.meta(c).get("grade_id") == "parte_a_codigo")
+        answer.source = code + "\n\n" + answer.source
+        put(student, nb)
+        expected[student] = scores
+    # given-cell metadata removed: the edited copies define fake data and a fake answer
+    naked = copy.deepcopy(stub)
+    for cell in naked.cells:
+        gid = fmt.meta(cell).get("grade_id", "")
+        if cell.cell_type == "code" and not fmt.is_answer(cell):
+            cell.metadata.pop("nbgrader", None)
+            if gid == "preparacao":
+                cell.source += (
+                    "\nN = 1\ndados = spark.range(1).selectExpr('0 AS grupo', '50 AS valor')"
+                )
+            if gid == "parte_b":
+                cell.source = "pass"
+        if gid == "parte_b_codigo":
+            cell.source = "media_valor = float(dados.first()['valor'])"
+    put("metadados_removidos", naked)
+    expected["metadados_removidos"] = {"parte_a": 0.0, "parte_b": 0.0}
+    # duplicated grade ids: a copy of answer A after the stub (the copy runs), a forged test B
+    dup = copy.deepcopy(example)
+    index = next(
+        i for i, c in enumerate(dup.cells) if fmt.meta(c).get("grade_id") == "parte_a_codigo"
+    )
+    first = copy.deepcopy(dup.cells[index])
+    first.source = "raise NotImplementedError()"
+    dup.cells.insert(index, first)
+    test_b = next(c for c in dup.cells if fmt.meta(c).get("grade_id") == "parte_b")
+    forged = copy.deepcopy(test_b)
+    forged.source = "pass"
+    dup.cells.insert(dup.cells.index(test_b), forged)
+    put("ids_duplicados", _with_cell(dup, "parte_b_codigo", "media_valor = 1.5"))
+    expected["ids_duplicados"] = {"parte_a": 2.0, "parte_b": 0.0}
+    # a folder name that is not UTF-8, and symlinked submissions (never followed)
+    weird = os.fsencode(str(folder)) + b"/jos\xe9"
+    os.makedirs(weird)
+    nbformat.write(example, os.fsdecode(weird + f"/{EXAMPLE}.ipynb".encode()))
+    (folder / "link_pasta").symlink_to(folder / "solucao", target_is_directory=True)
+    (folder / "link_arquivo").mkdir()
+    (folder / "link_arquivo" / f"{EXAMPLE}.ipynb").symlink_to(
+        folder / "solucao" / f"{EXAMPLE}.ipynb"
+    )
+    return expected
 
 
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
-    """Grade the fabricated class once; return (run, rows, tmp, hashes before, hashes after, log)."""
+    """Grade the class once; return (run, rows, tmp, hashes before, hashes after, log, expected)."""
     tmp = tmp_path_factory.mktemp("grading")
     versions = build_course(ALL_SOLUTIONS, tmp / "course")
     for name in SOLUTIONS:  # the committed student versions are what students get
         committed = ROOT / "exercises" / f"{name}.ipynb"
         versions[name] = committed if committed.exists() else versions[name]
-    subs = tmp / "entregas"
-    _fabricate_class(subs, versions)
+    subs, grades = tmp / "entregas", tmp / "notas"
+    expected = _fabricate_class(subs, grades, versions)
     before = _hashes(subs)
     saved = os.environ.pop("COURSEKIT_GRADE_TIMEOUT", None)  # use the exercises' own limits
     log: list[str] = []
     try:
         run = grade(
             subs,
-            tmp / "notas",
+            grades,
             solutions_dir=[FIXTURES, ROOT / "solutions"],
             jobs=3,
             all_cells=True,  # the solutions also run their figures and truth checks here
+            data_dir=ROOT / "data",
             progress=log.append,
         )
     finally:
@@ -132,7 +286,7 @@ def graded_class(tmp_path_factory):
     for produced in (run.grades_csv, run.totals_csv):
         (keep / produced.name).write_bytes(produced.read_bytes())
     (keep / "progress.log").write_text("\n".join(log) + "\n", encoding="utf-8")
-    return run, rows, tmp, before, _hashes(subs), log
+    return run, rows, tmp, before, _hashes(subs), log, expected
 
 
 def _rows(rows, student, exercise=EXAMPLE):
@@ -158,12 +312,12 @@ def test_solutions_score_full_marks(graded_class):
 
 
 def test_solutions_pass_their_own_checks(graded_class):
-    """No error in the cells that score nothing: the truth checks after the last test."""
+    """No error in the cells that score nothing (the truth checks after the last test)."""
     run, *_ = graded_class
     for r in run.results:
         if r.student == "solucao":
-            errors = [n for n in r.notes if n.startswith("erro na célula")]
-            assert not errors, f"the solution of {r.exercise}: {errors}"
+            stopped = [n for n in r.notes if "kernel" in n or "tempo limite" in n]
+            assert not stopped, f"the solution of {r.exercise}: {stopped}"
 
 
 def test_solutions_record_their_figures(graded_class):
@@ -189,10 +343,8 @@ def test_untouched_exercises_score_zero(graded_class):
         parts = _rows(rows, "vazio", name)
         assert parts, f"{name}: no rows for the untouched version"
         scored = {k: r["score"] for k, r in parts.items() if float(r["score"]) != 0}
-        assert not scored, (
-            f"the untouched {name} scored points (its tests must fail without an answer): {scored}"
-        )
-        assert all(r["reason"] for r in parts.values())
+        assert not scored, f"the untouched {name} scored points: {scored}"
+        assert all("não respondida" in r["reason"] for r in parts.values()), parts
 
 
 def test_one_wrong_part_loses_exactly_its_points(graded_class):
@@ -211,24 +363,27 @@ def test_hanging_submission_is_stopped_by_the_timeout(graded_class):
     assert "tempo limite" in parts["parte_b"]["reason"]
     limit = fmt.timeout_of(nbformat.read(ALL_SOLUTIONS[EXAMPLE], as_version=4))
     seconds = next(r.seconds for r in run.results if r.student == "travado")
-    assert seconds < limit + GRACE_SECONDS
+    assert seconds < limit + GRACE_SECONDS + 30
 
 
 @pytest.mark.parametrize(
     ("student", "part", "score", "reason"),
     [
         ("quebrado", "parte_a", 0, "JSON inválido"),
-        ("sem_teste", "parte_a", 0, "foi apagada"),
+        ("sem_teste", "parte_a", 2, ""),
         ("sem_teste", "parte_b", 3, ""),
         ("kernel_morto", "parte_a", 2, ""),
         ("kernel_morto", "parte_b", 0, "kernel morreu"),
         ("erro_sintaxe", "parte_a", 0, "SyntaxError"),
         ("erro_sintaxe", "parte_b", 3, ""),
-        ("editado", "parte_b", 0, "foi editada"),
+        ("editado", "parte_b", 0, "media_valor não confere"),
         ("saida_enorme", "parte_a", 2, ""),
         ("renomeado", "parte_b", 3, "aceito como ex00_exemplo.ipynb"),
         ("desconhecido", "parte_a", 0, "entrega ausente"),
         ("desconhecido", "", 0, "exercício desconhecido 'ex99_inexistente.ipynb'"),
+        ("jos_e9", "parte_a", 2, ""),
+        ("jos_e9", "parte_b", 3, ""),
+        ("link_arquivo", "parte_a", 0, "entrega ausente"),
     ],
 )
 def test_broken_submissions_get_a_score_and_a_reason(graded_class, student, part, score, reason):
@@ -239,26 +394,92 @@ def test_broken_submissions_get_a_score_and_a_reason(graded_class, student, part
     assert reason in row["reason"], row
 
 
+def test_locked_cells_are_restored_and_noted(graded_class):
+    run, *_ = graded_class
+    notes = {r.student: " ".join(r.notes) for r in run.results if r.exercise == EXAMPLE}
+    assert "restauradas" in notes["sem_teste"] and "parte_a" in notes["sem_teste"]
+    assert "célula de teste editada" in notes["editado"]
+    assert "restauradas" in notes["metadados_removidos"]
+    assert "grade_id repetido" in notes["ids_duplicados"]
+
+
+def test_attackers_win_nothing(graded_class):
+    _, rows, *_, expected = graded_class
+    for student, scores in expected.items():
+        got = {part: float(r["score"]) for part, r in _rows(rows, student).items()}
+        assert got == scores, f"{student}: {got} != {scores} ({_rows(rows, student)})"
+
+
+def test_resource_attackers_are_named_in_their_reasons(graded_class):
+    run, *_ = graded_class
+    said = {
+        r.student: " ".join([*r.notes, *(p.reason for p in r.parts)])
+        for r in run.results
+        if r.exercise == EXAMPLE
+    }
+    assert "processos demais" in said["fork_bomb"], said["fork_bomb"]
+    assert "memória" in said["memoria"] or "MemoryError" in said["memoria"], said["memoria"]
+
+
+def test_honest_scores_are_exact_next_to_attackers(graded_class):
+    _, rows, *_ = graded_class
+    for exercise in ALL_SOLUTIONS:
+        for r in _rows(rows, "solucao", exercise).values():
+            assert float(r["score"]) == float(r["max_score"]), r
+    assert {p: float(r["score"]) for p, r in _rows(rows, "uma_parte_errada").items()} == {
+        "parte_a": 2.0,
+        "parte_b": 0.0,
+    }
+
+
+def test_no_process_outlives_the_run_and_grades_are_intact(graded_class):
+    import time
+
+    import psutil
+
+    run, rows, *_ = graded_class
+    time.sleep(2)
+    left = [
+        p.pid
+        for p in psutil.process_iter(["cmdline"])
+        if TOKEN in " ".join(p.info["cmdline"] or [])
+    ]
+    assert not left, f"attacker processes still alive: {left}"
+    assert "hacked" not in run.grades_csv.read_text(encoding="utf-8")
+    assert "hacked" not in run.totals_csv.read_text(encoding="utf-8")
+
+
+def test_symlinked_student_folder_is_not_followed(graded_class):
+    run, rows, *_ = graded_class
+    assert not _rows(rows, "link_pasta"), "a symlinked student folder was graded"
+    assert any("link" in m for m in run.messages)
+
+
 def test_grader_never_modifies_submissions(graded_class):
-    _, _, _, before, after, _ = graded_class
+    _, _, _, before, after, _, _ = graded_class
     assert before and before == after
 
 
-def test_feedback_pages_hide_hidden_tests(graded_class):
+def test_feedback_pages_reveal_nothing_hidden(graded_class):
     run, rows, *_ = graded_class
-    hidden = ["BEGIN HIDDEN", "verdade = sum"]
-    for path in SOLUTIONS.values():  # a distinctive hidden line of each real exercise
+    hidden = []
+    for path in ALL_SOLUTIONS.values():
         for cell in nbformat.read(path, as_version=4).cells:
-            block = re.search(r"BEGIN HIDDEN TESTS\n(.*?)\n", cell.source)
-            if fmt.is_test(cell) and block and len(block.group(1).strip()) > 15:
-                hidden.append(block.group(1).strip())
-    pairs = {(r["student"], r["exercise"]) for r in rows}
-    for student, exercise in pairs:
-        page = run.feedback_dir / student / f"{exercise}.html"
-        assert page.exists(), page
+            if fmt.role(cell) is not None:
+                hidden += [
+                    line.strip() for line in cell.source.splitlines() if len(line.strip()) >= 24
+                ]
+    assert len(hidden) > 10
+    pages = sorted(run.feedback_dir.rglob("*.html"))
+    assert len(pages) >= len({(r["student"], r["exercise"]) for r in rows})
+    for page in pages:
         text = page.read_text(encoding="utf-8")
-        leaks = [h for h in hidden if h in text or h.replace('"', "&quot;") in text]
-        assert not leaks, f"{page} shows hidden tests: {leaks}"
+        import html
+
+        plain = html.unescape(text)
+        leaks = [h for h in hidden if h in plain]
+        assert not leaks, f"{page} shows hidden lines: {leaks[:3]}"
+        assert page.stat().st_size < 3_000_000, f"{page} is {page.stat().st_size} bytes"
 
 
 def test_student_versions_are_up_to_date_and_leak_nothing():
@@ -269,27 +490,72 @@ def test_student_versions_are_up_to_date_and_leak_nothing():
         assert not leaks, f"{path.name}: {leaks}"
 
 
-def test_generated_example_has_stubs_and_no_hidden_tests(tmp_path):
+def test_generated_example_has_stubs_and_no_grader_cells(tmp_path):
     released = build_course({EXAMPLE: ALL_SOLUTIONS[EXAMPLE]}, tmp_path)[EXAMPLE]
     nb = nbformat.read(released, as_version=4)
     assert not student_version_problems(nb)
     answers = [c.source for c in nb.cells if fmt.is_answer(c)]
     assert answers and all("raise NotImplementedError()" in a for a in answers)
-    assert "verdade" not in "".join(c.source for c in nb.cells)
+    assert not [c for c in nb.cells if c.cell_type == "raw"]
+    assert "PROBE_OUT" not in "".join(c.source for c in nb.cells)
     edited = copy.deepcopy(nb)
     edited.cells[1].source += "\nX = 1"
     assert differences(nb, edited) == ["célula 1: source difere"]
 
 
+def _cell_index(nb, grade_id: str) -> int:
+    return next(i for i, c in enumerate(nb.cells) if fmt.meta(c).get("grade_id") == grade_id)
+
+
+def _role_index(nb, role: str, part: str | None = None) -> int:
+    return next(
+        i
+        for i, c in enumerate(nb.cells)
+        if fmt.role(c) == role and (part is None or c.metadata["coursekit"].get("part") == part)
+    )
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda nb: nb.cells.pop(1), "tag 'parameters'"),
-        (lambda nb: nb.cells.pop(), "spark.stop()"),
-        (lambda nb: fmt.meta(nb.cells[6]).update(points=0), "points deve ser > 0"),
-        (lambda nb: fmt.meta(nb.cells[6]).update(grade_id="a"), "parte_a, parte_b"),
-        (lambda nb: fmt.meta(nb.cells[9]).update(grade_id="parte_a"), "repetido"),
-        (lambda nb: nb.cells[5].metadata.pop("nbgrader"), "não é célula de resposta"),
+        (lambda nb: nb.cells.pop(_cell_index(nb, "parametros")), "tag 'parameters'"),
+        (lambda nb: nb.cells.pop(_cell_index(nb, "encerramento")), "spark.stop()"),
+        (
+            lambda nb: fmt.meta(nb.cells[_cell_index(nb, "parte_a")]).update(points=0),
+            "points deve ser > 0",
+        ),
+        (
+            lambda nb: fmt.meta(nb.cells[_cell_index(nb, "parte_a")]).update(grade_id="a"),
+            "parte_a, parte_b",
+        ),
+        (
+            lambda nb: fmt.meta(nb.cells[_cell_index(nb, "parte_b")]).update(grade_id="parte_a"),
+            "repetido",
+        ),
+        (
+            lambda nb: nb.cells[_cell_index(nb, "parte_a_codigo")].metadata.pop("nbgrader"),
+            "não é célula de resposta",
+        ),
+        (
+            lambda nb: nb.cells.pop(_role_index(nb, "check", "parte_b")),
+            "exatamente uma célula raw de check",
+        ),
+        (
+            lambda nb: nb.cells.pop(_role_index(nb, "probe", "parte_a")),
+            "exatamente uma célula raw de probe",
+        ),
+        (
+            lambda nb: setattr(nb.cells[_role_index(nb, "check")], "source", "assert ("),
+            "não compila",
+        ),
+        (
+            lambda nb: setattr(
+                nb.cells[_cell_index(nb, "parte_a")],
+                "source",
+                "### BEGIN HIDDEN TESTS\nassert True\n### END HIDDEN TESTS",
+            ),
+            "sonda (probe)",
+        ),
     ],
 )
 def test_format_errors_name_the_cell_and_the_fix(change, message):
@@ -308,11 +574,27 @@ def test_zip_with_a_wrapping_folder_is_planned_like_a_folder(tmp_path):
         zf.writestr("turma/bruno/notas.txt", "ignorado")
         zf.writestr("__MACOSX/turma/ana/._x.ipynb", "lixo")
         zf.writestr("../fora.ipynb", "{}")
+        link = zipfile.ZipInfo("turma/carla/ex00_exemplo.ipynb")
+        link.external_attr = 0o120777 << 16  # a symlink entry: never extracted
+        zf.writestr(link, "/etc/passwd")
     parts = {EXAMPLE: fmt.parts_of(nbformat.read(ALL_SOLUTIONS[EXAMPLE], as_version=4))}
     with opened(archive) as root:
-        p = plan(root, {EXAMPLE: ALL_SOLUTIONS[EXAMPLE]}, parts, {EXAMPLE: 60}, tmp_path / "fb")
+        p = plan(root, parts, {EXAMPLE: 60})
     assert sorted((j.student, j.exercise) for j in p.jobs) == [("ana", EXAMPLE), ("bruno", EXAMPLE)]
     assert "aceito como" in next(j.note for j in p.jobs if j.student == "bruno")
+
+
+def test_grades_folder_inside_submissions_is_refused(tmp_path):
+    (tmp_path / "ana").mkdir()
+    nbformat.write(
+        nbformat.read(ALL_SOLUTIONS[EXAMPLE], as_version=4), tmp_path / "ana" / f"{EXAMPLE}.ipynb"
+    )
+    (tmp_path / "feedback").mkdir()
+    with pytest.raises(ValueError, match="não pode ficar dentro das entregas"):
+        grade(tmp_path, tmp_path / "notas", solutions_dir=FIXTURES)
+    with pytest.raises(ValueError, match="não pode ficar dentro das entregas"):
+        grade(tmp_path / "ana", tmp_path, solutions_dir=FIXTURES)
+    assert (tmp_path / "feedback").is_dir() and (tmp_path / "ana" / f"{EXAMPLE}.ipynb").is_file()
 
 
 def test_unknown_exercise_option_gives_a_clear_message(tmp_path):
@@ -336,7 +618,28 @@ def test_unknown_exercise_option_gives_a_clear_message(tmp_path):
     assert "ex77_nada" in out.stderr and EXAMPLE in out.stderr
 
 
-def test_sigterm_stops_the_server_workers_and_kernels(tmp_path):
+def test_no_sandbox_is_said_in_the_summary_and_the_feedback(tmp_path):
+    (tmp_path / "subs" / "ana").mkdir(parents=True)
+    stub = build_course({EXAMPLE: ALL_SOLUTIONS[EXAMPLE]}, tmp_path / "course")[EXAMPLE]
+    nbformat.write(
+        nbformat.read(stub, as_version=4), tmp_path / "subs" / "ana" / f"{EXAMPLE}.ipynb"
+    )
+    log: list[str] = []
+    run = grade(
+        tmp_path / "subs",
+        tmp_path / "notas",
+        solutions_dir=FIXTURES,
+        sandbox=False,
+        progress=log.append,
+    )
+    assert any("SEM sandbox" in line for line in log)
+    assert "SEM sandbox" in (run.feedback_dir / "ana" / f"{EXAMPLE}.html").read_text(
+        encoding="utf-8"
+    )
+    assert run.score("ana", EXAMPLE) == 0
+
+
+def test_sigterm_stops_the_grader_and_every_sandbox(tmp_path):
     import signal
     import time
 
@@ -364,12 +667,12 @@ def test_sigterm_stops_the_server_workers_and_kernels(tmp_path):
                 break
         deadline = time.monotonic() + 120
         children: list[psutil.Process] = []
-        while time.monotonic() < deadline:  # the kernel, the worker and the server are up
+        while time.monotonic() < deadline:  # the sandbox and its kernel are up
             children = psutil.Process(proc.pid).children(recursive=True)
             if any("ipykernel" in " ".join(c.cmdline()) for c in children if c.is_running()):
                 break
             time.sleep(1)
-        assert any("SparkConnectServer" in " ".join(c.cmdline()) for c in children)
+        assert any("ipykernel" in " ".join(c.cmdline()) for c in children)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=120) != 0
     finally:
@@ -380,31 +683,28 @@ def test_sigterm_stops_the_server_workers_and_kernels(tmp_path):
     assert not alive, [" ".join(c.cmdline())[:120] for c in alive]
 
 
-def test_cells_after_the_last_test_are_skipped_by_default(tmp_path):
-    """Default grading stops after the last test cell: the rest scores nothing and costs time."""
-    from nbformat.v4 import new_code_cell, new_notebook
+def test_release_ships_no_solution_or_grader_cell(tmp_path):
+    from coursekit.grading.release import build
 
-    from coursekit.grading.execute import SKIPPED_NOTE, GradingExecute
-
-    graded = {"grade": True, "grade_id": "parte_a", "points": 1, "solution": False}
-    nb = new_notebook(
-        cells=[
-            new_code_cell("x = 1"),
-            new_code_cell("assert x == 1", metadata={"nbgrader": graded}),
-            new_code_cell("open('rodou.txt', 'w').write('sim')"),
-            new_code_cell("y = 2"),
-        ]
-    )
-    resources = {"metadata": {"path": str(tmp_path)}}
-    run = GradingExecute(kernel_name="python3", notebook_timeout=60, skip_after_last_test=True)
-    out, _ = run.preprocess(copy.deepcopy(nb), copy.deepcopy(resources))
-    assert not (tmp_path / "rodou.txt").exists(), "a cell after the last test ran"
-    assert [c.source for c in out.cells] == [c.source for c in nb.cells], "cells were replaced"
-    assert out.cells[1].outputs == [], "the test cell must still run (and pass)"
-    assert [o.get("text") for c in out.cells[2:] for o in c.outputs] == [SKIPPED_NOTE] * 2
-    full = GradingExecute(kernel_name="python3", notebook_timeout=60)
-    full.preprocess(copy.deepcopy(nb), copy.deepcopy(resources))
-    assert (tmp_path / "rodou.txt").read_text() == "sim", "all_cells must run every cell"
+    archive = build(ROOT, tmp_path)
+    hidden = []
+    for path in SOLUTIONS.values():
+        for cell in nbformat.read(path, as_version=4).cells:
+            if fmt.role(cell) is not None or fmt.is_answer(cell):
+                hidden += [
+                    line.strip() for line in cell.source.splitlines() if len(line.strip()) >= 30
+                ]
+    with zipfile.ZipFile(archive) as zf:
+        names = zf.namelist()
+        assert any(n.startswith("aula10/exercises/ex01_") for n in names)
+        assert any(n.startswith("aula10/notebooks/00_") for n in names)
+        assert "aula10/README.md" in names and "aula10/coursekit/session.py" in names
+        assert not [n for n in names if "/solutions/" in n or "/tests/" in n], names
+        for name in names:
+            if name.endswith((".ipynb", ".py", ".md")):
+                text = zf.read(name).decode("utf-8", "replace")
+                leaks = [h for h in hidden if h in text and "raise NotImplementedError" not in h]
+                assert not leaks, f"{name} carries hidden lines: {leaks[:3]}"
 
 
 def test_make_grade_requires_submissions():

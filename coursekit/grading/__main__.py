@@ -54,7 +54,9 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="corrige SEM isolamento (só para entregas confiáveis; dito no resumo e no feedback)",
     )
-    p.add_argument("--keep", action="store_true", help="guarda a pasta de trabalho em <grades>/work")
+    p.add_argument(
+        "--keep", action="store_true", help="guarda a pasta de trabalho em <grades>/work"
+    )
     return p
 
 
@@ -97,7 +99,10 @@ def summary_table(results) -> str:
     exercises = sorted({r.exercise for r in results if any(p.max_score for p in r.parts)})
     students = sorted({r.student for r in results})
     cells = {
-        (r.student, r.exercise): f"{sum(p.score for p in r.parts):g}/{sum(p.max_score for p in r.parts):g}"
+        (
+            r.student,
+            r.exercise,
+        ): f"{sum(p.score for p in r.parts):g}/{sum(p.max_score for p in r.parts):g}"
         for r in results
     }
     width = max([len("aluno"), *map(len, students)])

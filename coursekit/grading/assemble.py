@@ -30,8 +30,10 @@ Examples
 ['given', 'injected', 'answer', 'extra', 'test', 'probe']
 >>> run.notebook.cells[2].source, run.notebook.cells[4].source
 ('x = 2', 'assert x == 1')
->>> run.notes
-['célula de teste editada (o corretor usou a original): parte_a', 'célula fixa editada (o corretor usou a original): p']
+>>> for note in run.notes: print(note)
+células fixas apagadas ou sem metadados (restauradas): fim
+célula de teste editada (o corretor usou a original): parte_a
+célula fixa editada (o corretor usou a original): p
 """
 
 from __future__ import annotations
@@ -132,6 +134,7 @@ def assemble(
     edited: list[str] = []
     duplicated: list[str] = []
     anchor = ""  # extras before any recognised cell run first
+    seen: set[str] = set()
     for cell in submission.cells:
         if cell.get("cell_type") != "code":
             continue  # markdown and raw cells of a submission never run
@@ -144,11 +147,15 @@ def assemble(
             answers[gid] = cell
             anchor = gid
         elif gid in anchors:
-            if _norm(cell.source) != released_source.get(gid):
+            if gid not in seen and _norm(cell.source) != released_source.get(gid):
                 edited.append(gid)
+            if gid in seen:
+                duplicated.append(gid)
+            seen.add(gid)
             anchor = gid
         elif _norm(cell.source) in locked_sources:  # a given/test cell that lost its metadata
             anchor = locked_sources[_norm(cell.source)]
+            seen.add(anchor)
         elif _norm(cell.source):
             extras.setdefault(anchor, []).append(cell)
 
@@ -188,18 +195,25 @@ def assemble(
         else:
             add(cell.source, Kind("given", "", gid))
             if "parameters" in cell.get("metadata", {}).get("tags", []):
-                lines = ["# Parâmetros do corretor"] + [f"{k} = {v!r}" for k, v in parameters.items()]
+                lines = ["# Parâmetros do corretor"] + [
+                    f"{k} = {v!r}" for k, v in parameters.items()
+                ]
                 add("\n".join(lines), Kind("injected"))
         add_extras(gid)
     notes = []
-    missing = [
-        gid for gid, c in anchors.items() if fmt.is_answer(c) and gid not in answers
-    ]
+    missing = [gid for gid, c in anchors.items() if fmt.is_answer(c) and gid not in answers]
     if missing:
         notes.append(
             "células de resposta não encontradas (o corretor usou a versão em branco): "
             + ", ".join(sorted(missing))
         )
+    absent = sorted(
+        g
+        for g, c in anchors.items()
+        if not fmt.is_answer(c) and c.cell_type == "code" and g not in seen
+    )
+    if absent:
+        notes.append("células fixas apagadas ou sem metadados (restauradas): " + ", ".join(absent))
     tests_edited = sorted(g for g in edited if fmt.is_test(anchors[g]))
     given_edited = sorted(g for g in edited if not fmt.is_test(anchors[g]))
     if tests_edited:
@@ -210,8 +224,8 @@ def assemble(
         notes.append("célula fixa editada (o corretor usou a original): " + ", ".join(given_edited))
     if duplicated:
         notes.append(
-            "grade_id repetido (a primeira célula é a resposta; as outras rodam como células "
-            "extras): " + ", ".join(sorted(set(duplicated)))
+            "grade_id repetido (vale a primeira célula fixa do corretor; numa resposta, as cópias "
+            "rodam como células extras): " + ", ".join(sorted(set(duplicated)))
         )
     nb = nbformat.v4.new_notebook(cells=cells, metadata=copy.deepcopy(solution.metadata))
     return Assembly(nb, kinds, notes)

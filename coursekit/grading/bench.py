@@ -5,9 +5,8 @@ a temporary folder (a third of the students hand in the solution, a third the
 untouched exercise, a third the solution with its last part blanked), grades
 it like ``make grade`` and reports submissions per minute. Exercises are the
 ``solutions/ex*.ipynb`` of the repository, or the format example
-``tests/fixtures/grading/ex00_exemplo.ipynb`` while there are none;
-``--solutions tests/fixtures/grading/bench`` uses a stand-in of realistic size
-(transactions at SCALE="ci", an MLlib pipeline, an AUC check against the truth).
+``tests/fixtures/grading/ex00_exemplo.ipynb`` while there are none. Each submission
+runs in its own sandbox with its own local Spark, as in ``make grade``.
 
 This is a measurement, not a test: nothing is asserted.
 
@@ -30,8 +29,9 @@ import nbformat
 
 from coursekit.grading import notebooks as fmt
 from coursekit.grading.exercises import build_course
-from coursekit.grading.grader import ROOT, grade
+from coursekit.grading.grader import grade
 
+ROOT = Path.cwd()  # run from the repository root (a developer tool)
 FIXTURES = ROOT / "tests" / "fixtures" / "grading"
 
 
@@ -68,7 +68,9 @@ def parser() -> argparse.ArgumentParser:
         "--solutions", default=None, help="pasta das soluções (padrão: solutions/ ou o exemplo)"
     )
     p.add_argument("--exercises", default=None, help="só estes exercícios, separados por vírgula")
-    p.add_argument("--no-connect", action="store_true")
+    p.add_argument(
+        "--no-sandbox", action="store_true", help="sem isolamento (só para medir o custo)"
+    )
     p.add_argument("--timeout", type=int, default=None)
     p.add_argument("--grades", default=None, help="guarda notas, feedback e logs nesta pasta")
     return p
@@ -94,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             solutions_dir=sorted({str(p.parent) for p in solutions.values()}),
             jobs=args.jobs,
             timeout=args.timeout,
-            connect=not args.no_connect,
+            sandbox=not args.no_sandbox,
+            data_dir=ROOT / "data",
             progress=lambda line: print(line, flush=True),
         )
         seconds = time.monotonic() - start
@@ -108,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(
         f"total: {n} notebooks em {seconds:.0f} s = {n / seconds * 60:.1f} entregas/minuto "
-        f"(jobs={args.jobs or 2}, connect={not args.no_connect})"
+        f"(jobs={args.jobs or 2}, sandbox={not args.no_sandbox})"
     )
     return 0
 

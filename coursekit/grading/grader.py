@@ -35,6 +35,7 @@ import os
 import queue
 import re
 import shutil
+import signal
 import stat
 import sys
 import tempfile
@@ -51,7 +52,14 @@ import nbformat
 from coursekit.grading import notebooks as fmt
 from coursekit.grading.assemble import Assembly, assemble
 from coursekit.grading.judge import part_letter, references, run_check
-from coursekit.grading.sandbox import INSIDE, Limits, Sandbox, SandboxUnavailable, check, run
+from coursekit.grading.sandbox import (
+    INSIDE,
+    Limits,
+    Sandbox,
+    check,
+    kill_all,
+    run,
+)
 
 #: Seconds beyond the notebook's own limit for kernel and Spark start-up inside the sandbox.
 GRACE_SECONDS = 60
@@ -90,7 +98,11 @@ class Result:
 def zero_result(student, exercise, parts, reason: str, seconds: float = 0.0) -> Result:
     """Every part scored 0 with the same reason."""
     return Result(
-        student, exercise, [PartResult(p.name, 0.0, p.points, reason) for p in parts], [reason], seconds
+        student,
+        exercise,
+        [PartResult(p.name, 0.0, p.points, reason) for p in parts],
+        [reason],
+        seconds,
     )
 
 
@@ -132,9 +144,7 @@ def student_name(dirname: str) -> str:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        text = "".join(
-            chr(b) if b < 0x80 else f"_{b:02x}" for b in raw
-        )
+        text = "".join(chr(b) if b < 0x80 else f"_{b:02x}" for b in raw)
     return "".join(c if c.isprintable() and c not in "/\\" else "_" for c in text) or "_"
 
 
@@ -156,7 +166,9 @@ def opened(submissions: str | Path) -> Iterator[Path]:
                 raise ValueError(f"{path}: {len(infos)} arquivos no zip (limite {MAX_ZIP_ENTRIES})")
             total = sum(i.file_size for i in infos)
             if total > MAX_ZIP_BYTES:
-                raise ValueError(f"{path}: zip grande demais ({total // 1_000_000} MB descompactado)")
+                raise ValueError(
+                    f"{path}: zip grande demais ({total // 1_000_000} MB descompactado)"
+                )
             for info in infos:
                 parts = Path(info.filename).parts
                 is_link = stat.S_ISLNK(info.external_attr >> 16)
@@ -219,7 +231,9 @@ class Plan:
     exercises: list[str]
 
 
-def plan(root: Path, parts: dict[str, list[fmt.Part]], timeouts: dict[str, int], exercises=None) -> Plan:
+def plan(
+    root: Path, parts: dict[str, list[fmt.Part]], timeouts: dict[str, int], exercises=None
+) -> Plan:
     """Decide what to grade: the jobs, and the results known without running anything."""
     names = list(parts)
     messages, done, found = [], [], {}
@@ -254,7 +268,9 @@ def plan(root: Path, parts: dict[str, list[fmt.Part]], timeouts: dict[str, int],
                 continue
             key = (student, name)
             if key in found and (found[key][1] == "" or note):
-                messages.append(f"{student}: mais de um arquivo para {name}; usado {found[key][0].name}")
+                messages.append(
+                    f"{student}: mais de um arquivo para {name}; usado {found[key][0].name}"
+                )
                 continue
             found[key] = (nb_path, note)
     wanted = list(exercises) if exercises else sorted({ex for _, ex in found})
@@ -271,7 +287,9 @@ def plan(root: Path, parts: dict[str, list[fmt.Part]], timeouts: dict[str, int],
                 done.append(zero_result(student, exercise, parts[exercise], reason))
                 continue
             path, note = found[(student, exercise)]
-            jobs.append(Job(student, exercise, path, f"s{i:04d}-{exercise}", timeouts[exercise], note))
+            jobs.append(
+                Job(student, exercise, path, f"s{i:04d}-{exercise}", timeouts[exercise], note)
+            )
     jobs.sort(key=lambda j: (-j.timeout, j.exercise, j.student))  # longest first
     return Plan(jobs, done, messages, wanted)
 
@@ -283,13 +301,22 @@ def load_submission(path: Path):
     except OSError as exc:
         return None, f"não foi possível ler o arquivo: {exc}"
     if size > MAX_SUBMISSION_BYTES:
-        return None, f"arquivo grande demais ({size // 1_000_000} MB; limite {MAX_SUBMISSION_BYTES // 1_000_000} MB)"
+        return (
+            None,
+            f"arquivo grande demais ({size // 1_000_000} MB; limite {MAX_SUBMISSION_BYTES // 1_000_000} MB)",
+        )
     try:
         data = json.loads(path.read_bytes().decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:
-        return None, f"o arquivo não é um notebook: JSON inválido ({_first_line(exc, 120)}); nada foi executado"
+        return (
+            None,
+            f"o arquivo não é um notebook: JSON inválido ({_first_line(exc, 120)}); nada foi executado",
+        )
     if not isinstance(data, dict) or ("cells" not in data and "worksheets" not in data):
-        return None, "o arquivo é JSON mas não é um notebook Jupyter (faltam as células); nada foi executado"
+        return (
+            None,
+            "o arquivo é JSON mas não é um notebook Jupyter (faltam as células); nada foi executado",
+        )
     try:
         nb = nbformat.reads(json.dumps(data), as_version=4)
         cells = [c for c in nb.cells if isinstance(c, dict)]
@@ -300,7 +327,10 @@ def load_submission(path: Path):
                 cell.source = "".join(map(str, cell.source))
         nb.cells = cells
     except Exception as exc:  # noqa: BLE001 (nbformat raises many kinds)
-        return None, f"notebook ilegível ({type(exc).__name__}: {_first_line(exc, 120)}); nada foi executado"
+        return (
+            None,
+            f"notebook ilegível ({type(exc).__name__}: {_first_line(exc, 120)}); nada foi executado",
+        )
     return nb, None
 
 
@@ -404,7 +434,9 @@ def load_exercise(path: Path, timeout: int | None) -> Exercise:
     nb = fmt.read_solution(path)
     names: dict = {}
     with contextlib.suppress(Exception):
-        exec(compile(fmt.parameters_source(nb), "<parameters>", "exec"), names)  # the solution's own
+        exec(
+            compile(fmt.parameters_source(nb), "<parameters>", "exec"), names
+        )  # the solution's own
     hidden = []
     for cell in nb.cells:
         if fmt.role(cell) is not None:
@@ -438,7 +470,19 @@ class Attempt:
 class Grader:
     """Runs jobs (thread pool of sandboxes) and judges them (see the module docstring)."""
 
-    def __init__(self, exercises, work: Path, sandbox: Sandbox, refs: Path, ref_ready, *, all_cells: bool, jobs: int, progress, keep: bool = False):
+    def __init__(
+        self,
+        exercises,
+        work: Path,
+        sandbox: Sandbox,
+        refs: Path,
+        ref_ready,
+        *,
+        all_cells: bool,
+        jobs: int,
+        progress,
+        keep: bool = False,
+    ):
         self.exercises = exercises
         self.work = work
         self.sandbox = sandbox
@@ -474,7 +518,12 @@ class Grader:
             traceback.print_exc()
             ex = self.exercises[job.exercise]
             detail = _first_line(f"{type(exc).__name__}: {exc}", 200)
-            return Attempt(job, zero_result(job.student, job.exercise, ex.parts, f"erro interno do corretor: {detail}"))
+            return Attempt(
+                job,
+                zero_result(
+                    job.student, job.exercise, ex.parts, f"erro interno do corretor: {detail}"
+                ),
+            )
         finally:
             self.slots.put(slot)
 
@@ -493,16 +542,31 @@ class Grader:
         nbformat.write(assembly.notebook, folder / "run.ipynb")
         self.sandbox.prepare(folder, slot)
         argv = [
-            sys.executable, "-m", "coursekit.grading.runner", f"{INSIDE}/run.ipynb",
-            "--executed", f"{INSIDE}/executed.ipynb", "--status", f"{INSIDE}/status.json",
-            "--cwd", f"{INSIDE}/work", "--timeout", str(job.timeout),
-            "--processes", str(self.sandbox.limits.processes),
-            "--file-mb", str(self.sandbox.limits.file_mb),
-            "--data-mb", str(self.sandbox.limits.data_mb),
+            sys.executable,
+            "-m",
+            "coursekit.grading.runner",
+            f"{INSIDE}/run.ipynb",
+            "--executed",
+            f"{INSIDE}/executed.ipynb",
+            "--status",
+            f"{INSIDE}/status.json",
+            "--cwd",
+            f"{INSIDE}/work",
+            "--timeout",
+            str(job.timeout),
+            "--processes",
+            str(self.sandbox.limits.tasks),
+            "--file-mb",
+            str(self.sandbox.limits.file_mb),
+            "--data-mb",
+            str(self.sandbox.limits.data_mb),
         ]
         cmd = self.sandbox.command(folder, argv, slot)
         outcome = run(
-            cmd, env=self.env, timeout=job.timeout + GRACE_SECONDS, limits=self.sandbox.limits,
+            cmd,
+            env=self.env,
+            timeout=job.timeout + GRACE_SECONDS,
+            limits=self.sandbox.limits,
             log=self.work / "logs" / f"{job.key}.log",
         )
         probes = self.work / "probes" / job.key
@@ -516,7 +580,11 @@ class Grader:
             shutil.rmtree(folder, ignore_errors=True)
         if executed is not None and not _same_cells(executed, assembly.notebook):
             executed = None  # rewritten by the kernel: show nothing of it
-        stop = _first_line(status.get("stop", ""), 300) if isinstance(status.get("stop", ""), str) else ""
+        stop = (
+            _first_line(status.get("stop", ""), 300)
+            if isinstance(status.get("stop", ""), str)
+            else ""
+        )
         abnormal = outcome.killed or stop
         if not status and not outcome.killed:
             abnormal = f"o notebook não rodou até o fim (saída do processo: {_first_line(outcome.output[-300:], 200)})"
@@ -524,26 +592,44 @@ class Grader:
         result = self.judge(job, ex, probes, assembly, executed, abnormal, refused)
         result.recorded = {k: v for k, v in recorded.items() if isinstance(v, int | float | str)}
         result.seconds = round(time.monotonic() - started, 2)
-        return Attempt(job, result, assembly, executed, started, time.monotonic(), abnormal, culprit)
+        return Attempt(
+            job, result, assembly, executed, started, time.monotonic(), abnormal, culprit
+        )
 
-    def judge(self, job, ex: Exercise, probes: Path, assembly, executed, abnormal: str, refused: str) -> Result:
+    def judge(
+        self, job, ex: Exercise, probes: Path, assembly, executed, abnormal: str, refused: str
+    ) -> Result:
         event = self.ref_ready[job.exercise]
         event.wait()
         parts = []
         for part in ex.parts:
             if job.exercise in self.ref_errors:
-                parts.append(PartResult(part.name, 0.0, part.points, "erro do corretor: referências indisponíveis"))
+                parts.append(
+                    PartResult(
+                        part.name, 0.0, part.points, "erro do corretor: referências indisponíveis"
+                    )
+                )
                 continue
             if refused:
                 ok, reason = False, refused
             else:
                 ok, reason = run_check(
-                    ex.checks[part.name], probes / part.name, self.refs / job.exercise,
-                    part=part.name, seed=ex.seed,
+                    ex.checks[part.name],
+                    probes / part.name,
+                    self.refs / job.exercise,
+                    part=part.name,
+                    seed=ex.seed,
                 )
             if not ok and "não produziu resultado" in reason:
                 reason = _why_no_result(assembly, executed, part.name, abnormal) or reason
-            parts.append(PartResult(part.name, part.points if ok else 0.0, part.points, _scrub(reason, ex.hidden_lines)))
+            parts.append(
+                PartResult(
+                    part.name,
+                    part.points if ok else 0.0,
+                    part.points,
+                    _scrub(reason, ex.hidden_lines),
+                )
+            )
         notes = list(assembly.notes)
         if abnormal:
             notes.append(_scrub(abnormal, ex.hidden_lines))
@@ -559,14 +645,19 @@ class Grader:
 def _same_cells(executed, sent) -> bool:
     try:
         return len(executed.cells) == len(sent.cells) and all(
-            a.get("source") == b.get("source") for a, b in zip(executed.cells, sent.cells, strict=True)
+            a.get("source") == b.get("source")
+            for a, b in zip(executed.cells, sent.cells, strict=True)
         )
     except Exception:  # noqa: BLE001
         return False
 
 
 def _errors(cell) -> list[dict]:
-    return [o for o in cell.get("outputs", []) if isinstance(o, dict) and o.get("output_type") == "error"]
+    return [
+        o
+        for o in cell.get("outputs", [])
+        if isinstance(o, dict) and o.get("output_type") == "error"
+    ]
 
 
 def _why_no_result(assembly, executed, part: str, abnormal: str) -> str:
@@ -575,7 +666,10 @@ def _why_no_result(assembly, executed, part: str, abnormal: str) -> str:
     if executed is not None and assembly is not None:
         for index in [*assembly.indices("answer", part), *assembly.indices("extra", part)]:
             for error in _errors(executed.cells[index]):
-                ename, evalue = str(error.get("ename", "Erro")), _first_line(error.get("evalue", ""), 200)
+                ename, evalue = (
+                    str(error.get("ename", "Erro")),
+                    _first_line(error.get("evalue", ""), 200),
+                )
                 if ename == "NotImplementedError" and not evalue:
                     return f"parte {letter} não respondida (a resposta ainda levanta NotImplementedError)"
                 if ename in ("NaoExecutada", "KernelMorreu", "TempoEsgotado"):
@@ -583,7 +677,10 @@ def _why_no_result(assembly, executed, part: str, abnormal: str) -> str:
                 return f"parte {letter}: a resposta falhou: {ename}: {evalue}".rstrip(": ")
         for index in assembly.indices("test", part):
             for error in _errors(executed.cells[index]):
-                ename, evalue = str(error.get("ename", "Erro")), _first_line(error.get("evalue", ""), 200)
+                ename, evalue = (
+                    str(error.get("ename", "Erro")),
+                    _first_line(error.get("evalue", ""), 200),
+                )
                 if ename == "NotImplementedError" and not evalue:
                     return f"parte {letter} não respondida (a resposta ainda levanta NotImplementedError)"
                 if ename in ("NaoExecutada", "KernelMorreu", "TempoEsgotado"):
@@ -604,6 +701,18 @@ def _scrub(text: str, hidden: list[str]) -> str:
 
 
 # --- the run ------------------------------------------------------------------------------
+def _stop_on_sigterm():
+    """SIGTERM kills every sandbox and raises KeyboardInterrupt, so the work folder is removed."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        kill_all()
+        raise KeyboardInterrupt(f"sinal {signum}")
+
+    return signal.signal(signal.SIGTERM, handler)
+
+
 def _check_folders(submissions: Path, grades_dir: Path) -> None:
     sub = submissions.resolve()
     grades = grades_dir.resolve()
@@ -690,39 +799,75 @@ def grade(
     from coursekit.grading.report import write_feedback, write_grades
 
     box = Sandbox(limits=limits or Limits(), enabled=sandbox)
+    previous = _stop_on_sigterm()
     if data_dir and Path(data_dir).is_dir():
         box.readonly.append(Path(data_dir).resolve())
     results: list[Result] = []
     try:
         with opened(submissions) as root:
-            p = plan(root, {n: e.parts for n, e in known.items()}, {n: e.timeout for n, e in known.items()}, exercises)
+            p = plan(
+                root,
+                {n: e.parts for n, e in known.items()},
+                {n: e.timeout for n, e in known.items()},
+                exercises,
+            )
             for m in p.messages:
                 progress(f"aviso: {m}")
             results.extend(p.done)
             for r in p.done:
-                write_feedback(feedback_dir / r.student / f"{r.exercise}.html", r, None, sandboxed=sandbox)
+                write_feedback(
+                    feedback_dir / r.student / f"{r.exercise}.html", r, None, sandboxed=sandbox
+                )
             if p.jobs:
                 if sandbox:
                     check(box, work)  # SandboxUnavailable says how to enable one
                 else:
                     progress(f"aviso: {NO_SANDBOX_NOTE}")
-                results.extend(_run_jobs(p, known, work, box, all_cells, jobs, feedback_dir, grades_dir, progress, keep))
+                results.extend(
+                    _run_jobs(
+                        p,
+                        known,
+                        work,
+                        box,
+                        all_cells,
+                        jobs,
+                        feedback_dir,
+                        grades_dir,
+                        progress,
+                        keep,
+                    )
+                )
     finally:
+        kill_all()
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     grades_csv, totals_csv = write_grades(results, grades_dir)
     seconds = time.monotonic() - start
     progress(f"notas: {grades_csv} ({len(results)} entregas, {seconds:.0f} s)")
     return GradingRun(results, grades_csv, totals_csv, feedback_dir, seconds, p.messages)
 
 
-def _run_jobs(p: Plan, known, work, box, all_cells, jobs, feedback_dir, grades_dir, progress, keep) -> list[Result]:
+def _run_jobs(
+    p: Plan, known, work, box, all_cells, jobs, feedback_dir, grades_dir, progress, keep
+) -> list[Result]:
     from coursekit.grading.report import write_feedback
 
     wanted = {e: known[e] for e in p.exercises}
     events = {e: threading.Event() for e in wanted}
     refs = work / "references"
-    grader = Grader(wanted, work, box, refs, events, all_cells=all_cells, jobs=jobs, progress=progress, keep=keep)
+    grader = Grader(
+        wanted,
+        work,
+        box,
+        refs,
+        events,
+        all_cells=all_cells,
+        jobs=jobs,
+        progress=progress,
+        keep=keep,
+    )
 
     def compute_references() -> None:
         log = grades_dir / "logs" / "references.log"
@@ -743,32 +888,43 @@ def _run_jobs(p: Plan, known, work, box, all_cells, jobs, feedback_dir, grades_d
         done += 1
         _report(progress, done, total, a.result)
 
-    with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
+    pool = cf.ThreadPoolExecutor(max_workers=jobs)
+    try:
         for a in pool.map(grader.attempt, p.jobs):
             attempts.append(a)
             finish(a)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
     # fairness: runs cut short while a neighbour was killed for its memory or processes are redone alone
     culprits = [a for a in attempts if a.culprit]
     again = [
-        a for a in attempts
-        if a.abnormal and not a.culprit
+        a
+        for a in attempts
+        if a.abnormal
+        and not a.culprit
         and any(c.started < a.ended and a.started < c.ended for c in culprits)
     ]
     if again:
-        progress(f"corrigindo de novo, sozinhas, {len(again)} entrega(s) afetadas por outra que foi encerrada")
+        progress(
+            f"corrigindo de novo, sozinhas, {len(again)} entrega(s) afetadas por outra que foi encerrada"
+        )
         total += len(again)
         redo = {id(a): grader.attempt(a.job) for a in again}
         for a in again:
             new = redo[id(a)]
-            new.result.notes.append("corrigido de novo, sozinho: outra entrega foi encerrada enquanto este rodava")
+            new.result.notes.append(
+                "corrigido de novo, sozinho: outra entrega foi encerrada enquanto este rodava"
+            )
             attempts[attempts.index(a)] = new
             finish(new)
     ref_thread.join(timeout=1)
     for a in attempts:
         ex = known[a.job.exercise]
         write_feedback(
-            feedback_dir / a.job.student / f"{a.job.exercise}.html", a.result,
-            _feedback_notebook(a, ex), sandboxed=box.enabled,
+            feedback_dir / a.job.student / f"{a.job.exercise}.html",
+            a.result,
+            _feedback_notebook(a, ex),
+            sandboxed=box.enabled,
         )
     return [a.result for a in attempts]
 
@@ -778,14 +934,18 @@ def _feedback_notebook(a: Attempt, ex: Exercise):
     if a.assembly is None:
         return None
     nb = nbformat.v4.new_notebook()
-    for index, (cell, kind) in enumerate(zip(a.assembly.notebook.cells, a.assembly.kinds, strict=True)):
+    for index, (cell, kind) in enumerate(
+        zip(a.assembly.notebook.cells, a.assembly.kinds, strict=True)
+    ):
         if kind.kind == "probe":
             continue
         copy = nbformat.from_dict(dict(cell))
         if cell.cell_type == "code":
             copy.outputs = []
             if a.executed is not None:
-                copy.outputs = _clean_outputs(a.executed.cells[index].get("outputs", []), ex.hidden_lines)
+                copy.outputs = _clean_outputs(
+                    a.executed.cells[index].get("outputs", []), ex.hidden_lines
+                )
         nb.cells.append(copy)
     return nb
 
@@ -797,7 +957,11 @@ def _clean_outputs(outputs, hidden) -> list:
             continue
         kind = o.get("output_type")
         if kind == "stream":
-            out.append(nbformat.v4.new_output("stream", name="stdout", text=_scrub(str(o.get("text", ""))[:20_000], hidden)))
+            out.append(
+                nbformat.v4.new_output(
+                    "stream", name="stdout", text=_scrub(str(o.get("text", ""))[:20_000], hidden)
+                )
+            )
         elif kind == "error":
             text = _scrub(f"{o.get('ename', 'Erro')}: {o.get('evalue', '')}"[:2_000], hidden)
             out.append(nbformat.v4.new_output("error", ename="Erro", evalue=text, traceback=[text]))
@@ -816,4 +980,6 @@ def _clean_outputs(outputs, hidden) -> list:
 def _report(progress, done: int, total: int, r: Result) -> None:
     score = sum(p.score for p in r.parts)
     maximum = sum(p.max_score for p in r.parts)
-    progress(f"[{done}/{total}] {r.student} / {r.exercise}: {score:g}/{maximum:g} ({r.seconds:.0f} s)")
+    progress(
+        f"[{done}/{total}] {r.student} / {r.exercise}: {score:g}/{maximum:g} ({r.seconds:.0f} s)"
+    )

@@ -50,11 +50,15 @@ def _checked(path) -> Path:
         raise ProbeDataError(f"{path.name} é um link simbólico")
     if not path.exists():
         raise FileNotFoundError(path)
-    size = path.stat().st_size if path.is_file() else sum(
-        p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink()
+    size = (
+        path.stat().st_size
+        if path.is_file()
+        else sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
     )
     if size > MAX_FILE_BYTES:
-        raise ProbeDataError(f"{path.name}: {size // 1_000_000} MB (limite {MAX_FILE_BYTES // 1_000_000} MB)")
+        raise ProbeDataError(
+            f"{path.name}: {size // 1_000_000} MB (limite {MAX_FILE_BYTES // 1_000_000} MB)"
+        )
     return path
 
 
@@ -104,13 +108,21 @@ def run_check(
     }
     letter = part_letter(part)
     if not Path(out).is_dir() or not any(Path(out).iterdir()):
-        return False, f"a parte {letter} não produziu resultado (veja a mensagem da sua resposta ou do teste visível)"
+        return (
+            False,
+            f"a parte {letter} não produziu resultado (veja a mensagem da sua resposta ou do teste visível)",
+        )
     try:
-        exec(compile(source, f"<check {part}>", "exec"), names)  # trusted: the solution's check cell
+        exec(
+            compile(source, f"<check {part}>", "exec"), names
+        )  # trusted: the solution's check cell
     except AssertionError as exc:
         return False, str(exc) or f"a parte {letter} não passou na verificação"
     except FileNotFoundError:
-        return False, f"a parte {letter} não produziu resultado (veja a mensagem da sua resposta ou do teste visível)"
+        return (
+            False,
+            f"a parte {letter} não produziu resultado (veja a mensagem da sua resposta ou do teste visível)",
+        )
     except ProbeDataError as exc:
         return False, f"resultado da parte {letter} recusado: {exc}"
     except Exception as exc:  # noqa: BLE001 (malformed data: wrong columns, types, NaN...)
@@ -118,7 +130,9 @@ def run_check(
     return True, ""
 
 
-def references(solutions: dict[str, Path], folder: Path, *, log: Path, timeout: float = 900) -> dict[str, str]:
+def references(
+    solutions: dict[str, Path], folder: Path, *, log: Path, timeout: float = 900
+) -> dict[str, str]:
     """Compute every exercise's references into ``folder/<exercise>``; ``{exercise: error}`` on failure.
 
     Runs ``python -m coursekit.grading.judge references`` (trusted, not sandboxed) once.
@@ -133,16 +147,26 @@ def references(solutions: dict[str, Path], folder: Path, *, log: Path, timeout: 
     env["PYTHONHASHSEED"] = "0"
     env["COURSEKIT_MASTER"] = "local[2]"
     log.parent.mkdir(parents=True, exist_ok=True)
+    from coursekit.grading.sandbox import die_with_parent
+
     with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
+        )
         try:
-            done = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=timeout)
-            code = done.returncode
+            code = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            proc.kill()
             code = -1
+        except BaseException:
+            proc.kill()
+            raise
     errors = {}
     for name in solutions:
         if not (folder / name / ".done").exists():
-            errors[name] = f"as referências de {name} não foram calculadas (código {code}); veja {log}"
+            errors[name] = (
+                f"as referências de {name} não foram calculadas (código {code}); veja {log}"
+            )
     return errors
 
 
@@ -161,7 +185,12 @@ def _references_main(paths: list[Path], out: Path) -> int:
         try:
             exec(compile(fmt.parameters_source(nb), f"<parameters {path.stem}>", "exec"), names)
             names["SCALE"] = "ci"
-            exec(compile(fmt.grader_cells(nb, fmt.REFERENCE)[""], f"<reference {path.stem}>", "exec"), names)
+            exec(
+                compile(
+                    fmt.grader_cells(nb, fmt.REFERENCE)[""], f"<reference {path.stem}>", "exec"
+                ),
+                names,
+            )
         except Exception:  # noqa: BLE001 (report and go on with the next exercise)
             traceback.print_exc()
             failed += 1

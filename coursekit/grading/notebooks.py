@@ -250,7 +250,9 @@ def _grader_cell_problems(index: int, cell) -> list[str]:
     kind = role(cell)
     out = []
     if kind not in GRADER_ROLES:
-        out.append(f"célula {index}: role '{kind}' desconhecido; use um de {', '.join(GRADER_ROLES)}")
+        out.append(
+            f"célula {index}: role '{kind}' desconhecido; use um de {', '.join(GRADER_ROLES)}"
+        )
     if cell.cell_type != "raw":
         out.append(f"célula {index}: células de {kind} devem ser raw (não rodam no Jupyter)")
     if meta(cell):

@@ -18,7 +18,6 @@ import html
 from collections.abc import Iterable
 from pathlib import Path
 
-
 CSV_COLUMNS = ("student", "exercise", "part", "score", "max_score", "reason")
 TOTAL_COLUMNS = ("student", "exercise", "score", "max_score")
 

@@ -141,7 +141,9 @@ def run(notebook: Path, executed: Path, status: Path, *, timeout: int, cwd: Path
                 try:
                     client.execute_cell(cell, index)
                 except DeadKernelError:
-                    stop = f"o kernel morreu na célula {index} (os._exit, falha ou falta de memória)"
+                    stop = (
+                        f"o kernel morreu na célula {index} (os._exit, falha ou falta de memória)"
+                    )
                     cell.outputs.append(_error(KERNEL_DIED, stop))
                 except CellTimeoutError:
                     stop = f"o tempo limite do notebook ({timeout} s) acabou na célula {index}"

@@ -69,7 +69,8 @@ class Limits:
     """Resource limits of one sandbox."""
 
     memory_mb: int = 6144  # resident memory of everything inside (watchdog)
-    processes: int = 1024  # tasks (threads count: a Spark JVM has ~150)
+    processes: int = 128  # processes inside (watchdog; a Spark notebook runs about 10)
+    tasks: int = 2048  # processes + threads (RLIMIT_NPROC; a Spark JVM has ~150 threads)
     file_mb: int = 512  # largest file it may write
     tmp_mb: int = 1024  # size of its private /tmp
     data_mb: int = 8192  # data segment per process (RLIMIT_DATA)
@@ -91,7 +92,12 @@ def find_bwrap() -> str | None:
 def _ro_paths(extra: list[Path]) -> list[Path]:
     """Folders the sandbox sees read-only: the system, Python, the venv, Java, the course package."""
     paths = [Path("/usr"), Path("/etc")]
-    for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, Path(sys.executable).resolve().parents[1]):
+    for p in (
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        Path(sys.executable).resolve().parents[1],
+    ):
         paths.append(Path(p))
     paths.extend(extra)
     out: list[Path] = []
@@ -162,7 +168,14 @@ class Sandbox:
             path.write_text(text)
             cmd += ["--ro-bind", str(path), f"/etc/{name}"]
         cmd += ["--proc", "/proc", "--dev", "/dev"]
-        cmd += ["--perms", "1777", "--size", str(self.limits.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
+        cmd += [
+            "--perms",
+            "1777",
+            "--size",
+            str(self.limits.tmp_mb * 1024 * 1024),
+            "--tmpfs",
+            "/tmp",
+        ]
         cmd += ["--bind", str(folder), INSIDE, "--chdir", INSIDE]
         cmd += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
         cmd += ["--unshare-cgroup-try", "--die-with-parent", "--new-session"]
@@ -200,6 +213,29 @@ class Outcome:
     peak_mb: float = 0.0
     peak_processes: int = 0
     output: str = ""
+
+
+#: Sandboxes running now (killed at once by :func:`kill_all`, e.g. when the grader gets SIGTERM).
+_RUNNING: set[subprocess.Popen] = set()
+_LOCK = threading.Lock()
+
+
+def kill_all() -> None:
+    """Kill every sandbox this process started that is still running."""
+    with _LOCK:
+        running = list(_RUNNING)
+    for proc in running:
+        _kill(proc)
+
+
+def die_with_parent() -> None:
+    """Linux: this child gets SIGKILL when the grader dies (``preexec_fn``)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _tree(pid: int):
@@ -247,7 +283,10 @@ def run(
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
+    with _LOCK:
+        _RUNNING.add(proc)
     killed, peak_mb, peak_n = "", 0.0, 0
     stop = threading.Event()
     try:
@@ -264,9 +303,7 @@ def run(
             peak_mb = max(peak_mb, rss / 2**20)
             peak_n = max(peak_n, len(procs))
             if rss > limits.memory_mb * 2**20:
-                killed = (
-                    f"o notebook passou do limite de memória ({limits.memory_mb} MB) e foi encerrado"
-                )
+                killed = f"o notebook passou do limite de memória ({limits.memory_mb} MB) e foi encerrado"
                 break
             if len(procs) > limits.processes:
                 killed = f"o notebook criou processos demais (mais de {limits.processes}) e foi encerrado"
@@ -275,6 +312,8 @@ def run(
     finally:
         if proc.poll() is None:
             _kill(proc)
+        with _LOCK:
+            _RUNNING.discard(proc)
     text = ""
     with contextlib.suppress(OSError):
         data = log.read_bytes()
@@ -292,10 +331,14 @@ def check(sandbox: Sandbox, scratch: Path) -> None:
     except SandboxUnavailable:
         raise
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"}
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SandboxUnavailable(ENABLE_HELP.format(detail=str(exc))) from exc
     if done.returncode != 0 or not (folder / "ok").exists():
         detail = (done.stderr or done.stdout).strip().splitlines()
-        raise SandboxUnavailable(ENABLE_HELP.format(detail=detail[-1] if detail else f"código {done.returncode}"))
+        raise SandboxUnavailable(
+            ENABLE_HELP.format(detail=detail[-1] if detail else f"código {done.returncode}")
+        )
     shutil.rmtree(folder, ignore_errors=True)

@@ -30,8 +30,13 @@ def fabricate(folder: Path, solution: Path) -> dict[str, dict[str, float]]:
     sol = fmt.read_solution(solution)
     parts = fmt.parts_of(sol)
     with tempfile.TemporaryDirectory() as tmp:
-        released = nbformat.read(build_course({solution.stem: solution}, tmp)[solution.stem], as_version=4)
-    variants = {"solucao": (sol, {p.name: p.points for p in parts}), "vazio": (released, {p.name: 0.0 for p in parts})}
+        released = nbformat.read(
+            build_course({solution.stem: solution}, tmp)[solution.stem], as_version=4
+        )
+    variants = {
+        "solucao": (sol, {p.name: p.points for p in parts}),
+        "vazio": (released, {p.name: 0.0 for p in parts}),
+    }
     for blank in parts:
         expected = {p.name: (0.0 if p.name == blank.name else p.points) for p in parts}
         variants[f"sem_{blank.name}"] = (fmt.blank_part(sol, blank.name), expected)
@@ -43,7 +48,9 @@ def fabricate(folder: Path, solution: Path) -> dict[str, dict[str, float]]:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m coursekit.grading.selftest", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="python -m coursekit.grading.selftest", description=__doc__.splitlines()[0]
+    )
     p.add_argument("solution", type=Path)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--grades", type=Path, default=None, help="guarda notas e feedback nesta pasta")
@@ -72,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
             want = expected[r.student][p.part]
             flag = "ok " if p.score == want else "ERRO"
             wrong += p.score != want
-            print(f"{flag} {r.student:14s} {p.part:8s} {p.score:g}/{p.max_score:g} (esperado {want:g})  {p.reason}")
+            print(
+                f"{flag} {r.student:14s} {p.part:8s} {p.score:g}/{p.max_score:g} (esperado {want:g})  {p.reason}"
+            )
         for note in r.notes:
             print(f"     {r.student:14s} nota: {note}")
     print("tudo como esperado" if not wrong else f"{wrong} parte(s) fora do esperado")
