@@ -588,7 +588,7 @@ class Grader:
         abnormal = outcome.killed or stop
         if not status and not outcome.killed:
             abnormal = f"o notebook não rodou até o fim (saída do processo: {_first_line(outcome.output[-300:], 200)})"
-        culprit = bool(outcome.killed) and "tempo" not in outcome.killed
+        culprit = outcome.cause in ("memory", "processes")
         result = self.judge(job, ex, probes, assembly, executed, abnormal, refused)
         result.recorded = {k: v for k, v in recorded.items() if isinstance(v, int | float | str)}
         result.seconds = round(time.monotonic() - started, 2)
@@ -871,8 +871,13 @@ def _run_jobs(
 
     def compute_references() -> None:
         log = grades_dir / "logs" / "references.log"
-        errors = references({e: x.path for e, x in wanted.items()}, refs, log=log)
+        try:
+            errors = references({e: x.path for e, x in wanted.items()}, refs, log=log)
+        except BaseException as exc:  # noqa: BLE001 (the checks must not wait forever)
+            errors = {e: f"referências falharam: {exc}" for e in wanted}
         grader.ref_errors.update(errors)
+        for message in errors.values():
+            progress(f"ERRO do corretor: {message}")
         for e in events.values():
             e.set()
 

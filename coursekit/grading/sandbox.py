@@ -43,8 +43,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 INSIDE = "/grading"
-#: First uid used when the grader runs as root (one per concurrent sandbox).
+#: First uid used when the grader runs as root (one per concurrent sandbox, see :func:`sandbox_uid`).
 ROOT_UID_BASE = 20000
+
+
+def sandbox_uid(slot: int) -> int:
+    """The unprivileged uid of sandbox ``slot`` when the grader runs as root.
+
+    Distinct per grader process and slot, so RLIMIT_NPROC (counted per uid) is never shared
+    with another sandbox, also when two grading runs share the machine.
+    """
+    uid = ROOT_UID_BASE + (os.getpid() % 1400) * 32 + slot % 32
+    return uid + 1 if uid == 65534 else uid
 
 ENABLE_HELP = (
     "Não foi possível criar a sandbox da correção (bubblewrap): {detail}\n"
@@ -110,8 +120,8 @@ def _ro_paths(extra: list[Path]) -> list[Path]:
 
 def _identity_files(slot: int) -> dict[str, str]:
     """``/etc/hosts``, ``passwd`` and ``group`` for the sandbox: its hostname and uid resolve."""
-    uid = ROOT_UID_BASE + slot if os.geteuid() == 0 else os.getuid()
-    gid = ROOT_UID_BASE + slot if os.geteuid() == 0 else os.getgid()
+    uid = sandbox_uid(slot) if os.geteuid() == 0 else os.getuid()
+    gid = sandbox_uid(slot) if os.geteuid() == 0 else os.getgid()
     passwd = f"root:x:0:0:root:/root:/bin/sh\naluno:x:{uid}:{gid}:aluno:{INSIDE}/home:/bin/sh\n"
     group = f"root:x:0:\naluno:x:{gid}:\n"
     return {
@@ -181,7 +191,7 @@ class Sandbox:
         cmd += ["--unshare-cgroup-try", "--die-with-parent", "--new-session"]
         cmd += ["--hostname", "sandbox"]
         if os.geteuid() == 0:  # root ignores RLIMIT_NPROC: run as an unprivileged uid of our own
-            uid = str(ROOT_UID_BASE + slot)
+            uid = str(sandbox_uid(slot))
             cmd += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--"]
             cmd += ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
             cmd += ["--inh-caps=-all", "--bounding-set=-all", "--"]
@@ -193,7 +203,7 @@ class Sandbox:
         """Make ``folder`` writable by the sandbox's user (the grader's, or its own uid as root)."""
         folder.mkdir(parents=True, exist_ok=True)
         if self.enabled and os.geteuid() == 0:
-            uid = ROOT_UID_BASE + slot
+            uid = sandbox_uid(slot)
             for path in [folder, *folder.rglob("*")]:
                 os.chown(path, uid, uid, follow_symlinks=False)
             # the parents must be traversable by that uid (mkdtemp makes them 0700)
@@ -210,6 +220,7 @@ class Outcome:
     returncode: int | None
     seconds: float
     killed: str = ""  # why the watchdog killed it ("" = it ended on its own)
+    cause: str = ""  # "", "timeout", "memory" or "processes"
     peak_mb: float = 0.0
     peak_processes: int = 0
     output: str = ""
@@ -287,13 +298,14 @@ def run(
         )
     with _LOCK:
         _RUNNING.add(proc)
-    killed, peak_mb, peak_n = "", 0.0, 0
+    killed, cause, peak_mb, peak_n = "", "", 0.0, 0
     stop = threading.Event()
     try:
         while proc.poll() is None:
             elapsed = time.monotonic() - started
             if elapsed > timeout:
                 killed = f"o corretor encerrou o notebook após {timeout:.0f} s (travado)"
+                cause = "timeout"
                 break
             procs = _tree(proc.pid)
             rss = 0
@@ -307,6 +319,7 @@ def run(
                 break
             if len(procs) > limits.processes:
                 killed = f"o notebook criou processos demais (mais de {limits.processes}) e foi encerrado"
+                cause = "processes"
                 break
             stop.wait(poll)
     finally:
@@ -318,7 +331,9 @@ def run(
     with contextlib.suppress(OSError):
         data = log.read_bytes()
         text = data[-4000:].decode("utf-8", "replace")
-    return Outcome(proc.returncode, time.monotonic() - started, killed, peak_mb, peak_n, text)
+    return Outcome(
+        proc.returncode, time.monotonic() - started, killed, cause, peak_mb, peak_n, text
+    )
 
 
 def check(sandbox: Sandbox, scratch: Path) -> None:
