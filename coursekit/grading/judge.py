@@ -14,8 +14,7 @@ Examples
 >>> from pathlib import Path
 >>> from coursekit.grading.judge import run_check
 >>> folder = Path(tempfile.mkdtemp())
->>> (folder / "r.json").write_text(json.dumps({"media": 2.0}))
-15
+>>> _ = (folder / "r.json").write_text(json.dumps({"media": 2.0}))
 >>> run_check("assert read_json(out / 'r.json')['media'] == 2.0, 'media errada'", folder, folder, part="parte_a")
 (True, '')
 >>> run_check("assert read_json(out / 'r.json')['media'] == 3.0, 'media errada'", folder, folder, part="parte_a")
