@@ -23,7 +23,7 @@ Examples
 >>> match_exercise("trabalho_final", names)
 (None, '')
 >>> student_name(b"jos\\xe9".decode("utf-8", "surrogateescape"))
-'jos_e9'
+'jos_e9-858ec0'
 """
 
 from __future__ import annotations
@@ -139,13 +139,32 @@ def match_exercise(stem: str, names: Sequence[str]) -> tuple[str | None, str]:
 
 
 def student_name(dirname: str) -> str:
-    """A printable student id for a folder name (bytes that are not UTF-8 become ``_xx``)."""
+    """A printable student id for a folder name.
+
+    A name that is not plain (bytes that are not UTF-8 become ``_xx``, control characters and
+    slashes ``_``, a leading ``=+-@`` that a spreadsheet would run gets ``_``) also gets a short
+    hash of the original bytes, so it can never take the id of another folder.
+    """
     raw = os.fsencode(dirname)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         text = "".join(chr(b) if b < 0x80 else f"_{b:02x}" for b in raw)
-    return "".join(c if c.isprintable() and c not in "/\\" else "_" for c in text) or "_"
+    clean = "".join(c if c.isprintable() and c not in "/\\" else "_" for c in text) or "_"
+    if clean[0] in "=+-@":
+        clean = "_" + clean
+    if clean == dirname:
+        return clean
+    import hashlib
+
+    return f"{clean[:80]}-{hashlib.sha256(raw).hexdigest()[:6]}"
+
+
+def safe_text(text: object, limit: int = 300) -> str:
+    """Untrusted text made printable and UTF-8-safe (lone surrogates and controls replaced)."""
+    text = str(text).encode("utf-8", "replace").decode("utf-8", "replace")
+    text = "".join(c if c.isprintable() else " " for c in text)
+    return _first_line(text, limit)
 
 
 @contextlib.contextmanager
@@ -247,13 +266,15 @@ def plan(
     if links:
         messages.append(f"links simbólicos ignorados (não são seguidos): {', '.join(links)}")
     students: dict[str, Path] = {}
-    for folder in _visible_dirs(root):
+    folders = _visible_dirs(root)  # plain names first: a renamed folder never takes their id
+    for folder in sorted(folders, key=lambda f: student_name(f.name) != f.name):
         sid = student_name(folder.name)
         while sid in students:
             sid += "_"
         if sid != folder.name:
             messages.append(f"pasta de aluno com nome fora do padrão corrigida como '{sid}'")
         students[sid] = folder
+    students = dict(sorted(students.items()))
     for student, folder in students.items():
         notebooks, symlinked = _notebooks_of(folder)
         for name in symlinked:
@@ -374,9 +395,9 @@ def _sandbox_env() -> dict[str, str]:
     return env
 
 
-def _harvest(src: Path, dst: Path, limit: int = MAX_PROBE_BYTES) -> str:
+def _harvest(src: Path, dst: Path, limit: int = MAX_PROBE_BYTES, files: int = 2_000) -> str:
     """Copy the regular files under ``src`` to ``dst`` (no links, fifos or devices); "" or why not."""
-    total = 0
+    total = count = 0
     if not src.is_dir() or src.is_symlink():
         return ""
     for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
@@ -388,6 +409,9 @@ def _harvest(src: Path, dst: Path, limit: int = MAX_PROBE_BYTES) -> str:
             if not stat.S_ISREG(info.st_mode):
                 continue
             total += info.st_size
+            count += 1
+            if count > files:
+                return f"a saída das sondas tem mais de {files} arquivos; ignorada"
             if total > limit:
                 return f"a saída das sondas passou de {limit // 1_000_000} MB; ignorada"
             target = dst / rel / name
@@ -437,9 +461,11 @@ def load_exercise(path: Path, timeout: int | None) -> Exercise:
         exec(
             compile(fmt.parameters_source(nb), "<parameters>", "exec"), names
         )  # the solution's own
+    # probe lines run in the student's kernel: a hook could print them in a later cell. Check and
+    # reference lines never enter the sandbox, so they are not scrubbed (that would be an oracle).
     hidden = []
     for cell in nb.cells:
-        if fmt.role(cell) is not None:
+        if fmt.role(cell) == fmt.PROBE:
             hidden += [line.strip() for line in cell.source.splitlines() if len(line.strip()) >= 24]
     return Exercise(
         path.stem,
@@ -491,6 +517,7 @@ class Grader:
         self.ref_errors: dict[str, str] = {}
         self.all_cells = all_cells
         self.keep = keep
+        self.logs = work / "logs"
         self.jobs = jobs
         self.progress = progress
         self.slots: queue.Queue[int] = queue.Queue()
@@ -567,7 +594,7 @@ class Grader:
             env=self.env,
             timeout=job.timeout + GRACE_SECONDS,
             limits=self.sandbox.limits,
-            log=self.work / "logs" / f"{job.key}.log",
+            log=self.logs / f"{job.key}.log",
         )
         probes = self.work / "probes" / job.key
         if probes.exists():
@@ -580,14 +607,11 @@ class Grader:
             shutil.rmtree(folder, ignore_errors=True)
         if executed is not None and not _same_cells(executed, assembly.notebook):
             executed = None  # rewritten by the kernel: show nothing of it
-        stop = (
-            _first_line(status.get("stop", ""), 300)
-            if isinstance(status.get("stop", ""), str)
-            else ""
-        )
+        stop = runner_reason(status.get("stop", ""))
+
         abnormal = outcome.killed or stop
-        if not status and not outcome.killed:
-            abnormal = f"o notebook não rodou até o fim (saída do processo: {_first_line(outcome.output[-300:], 200)})"
+        if not status and not outcome.killed:  # the log is the student's output: not quoted here
+            abnormal = "o notebook não rodou até o fim (o processo da correção terminou antes)"
         culprit = outcome.cause in ("memory", "processes")
         result = self.judge(job, ex, probes, assembly, executed, abnormal, refused)
         result.recorded = {k: v for k, v in recorded.items() if isinstance(v, int | float | str)}
@@ -642,6 +666,23 @@ class Grader:
         return Result(job.student, job.exercise, parts, notes)
 
 
+#: The only stop reasons the runner writes; anything else in status.json was forged.
+_RUNNER_REASONS = re.compile(
+    r"^(o tempo limite do notebook \(\d+ s\) acabou (antes desta célula|na célula \d+)"
+    r"|o kernel morreu na célula \d+ \(os\._exit, falha ou falta de memória\)"
+    r"|o kernel não iniciou: [A-Za-z]+"
+    r"|tempo limite do notebook \(\d+ s\) esgotado nesta célula)"
+)
+
+
+def runner_reason(text: object) -> str:
+    """The runner's stop reason from the untrusted status.json, or "" when it is not one of its own."""
+    if not isinstance(text, str):
+        return ""
+    match = _RUNNER_REASONS.match(text)
+    return match.group(0) if match else ""
+
+
 def _same_cells(executed, sent) -> bool:
     try:
         return len(executed.cells) == len(sent.cells) and all(
@@ -660,33 +701,43 @@ def _errors(cell) -> list[dict]:
     ]
 
 
+def _quoted_error(error: dict) -> tuple[str, str]:
+    """``(name, message)`` of an error output, as untrusted text (made safe, capped)."""
+    return safe_text(error.get("ename", "Erro"), 80), safe_text(error.get("evalue", ""), 200)
+
+
+_RUNNER_ERRORS = ("NaoExecutada", "KernelMorreu", "TempoEsgotado")
+
+
+def _explain_error(letter: str, error: dict, where: str) -> str:
+    ename, evalue = _quoted_error(error)
+    if ename == "NotImplementedError" and not evalue:
+        return f"parte {letter} não respondida (a resposta ainda levanta NotImplementedError)"
+    if ename in _RUNNER_ERRORS:
+        reason = runner_reason(evalue.removeprefix("célula não executada: "))
+        if ename == "TempoEsgotado" and not reason:
+            reason = "o tempo limite do notebook acabou nesta célula"
+        return f"parte {letter}: {reason or 'célula interrompida pelo corretor'}"
+    detail = f"{ename}: «{evalue}»" if evalue else ename
+    return f"parte {letter}: {where} falhou: {detail}"
+
+
 def _why_no_result(assembly, executed, part: str, abnormal: str) -> str:
-    """Explain a part without probe output from the (untrusted) executed notebook."""
+    """Explain a part without probe output from the (untrusted) executed notebook.
+
+    The error's name and message are the student's own text: made safe, capped, quoted « ».
+    """
     letter = part_letter(part)
     if executed is not None and assembly is not None:
         for index in [*assembly.indices("answer", part), *assembly.indices("extra", part)]:
             for error in _errors(executed.cells[index]):
-                ename, evalue = (
-                    str(error.get("ename", "Erro")),
-                    _first_line(error.get("evalue", ""), 200),
-                )
-                if ename == "NotImplementedError" and not evalue:
-                    return f"parte {letter} não respondida (a resposta ainda levanta NotImplementedError)"
-                if ename in ("NaoExecutada", "KernelMorreu", "TempoEsgotado"):
-                    return f"parte {letter}: {evalue}"
-                return f"parte {letter}: a resposta falhou: {ename}: {evalue}".rstrip(": ")
+                return _explain_error(letter, error, "a resposta")
         for index in assembly.indices("test", part):
             for error in _errors(executed.cells[index]):
-                ename, evalue = (
-                    str(error.get("ename", "Erro")),
-                    _first_line(error.get("evalue", ""), 200),
-                )
-                if ename == "NotImplementedError" and not evalue:
-                    return f"parte {letter} não respondida (a resposta ainda levanta NotImplementedError)"
-                if ename in ("NaoExecutada", "KernelMorreu", "TempoEsgotado"):
-                    return f"parte {letter}: {evalue}"
-                prefix = f"parte {letter}: o teste visível falhou: {ename}: {evalue}".rstrip(": ")
-                return prefix + " (e a verificação do corretor não recebeu resultado)"
+                text = _explain_error(letter, error, "o teste visível")
+                if "teste visível" in text:
+                    text += " (e a verificação do corretor não recebeu resultado)"
+                return text
     if abnormal:
         return f"a parte {letter} não produziu resultado: {abnormal}"
     return ""
@@ -852,7 +903,7 @@ def grade(
 def _run_jobs(
     p: Plan, known, work, box, all_cells, jobs, feedback_dir, grades_dir, progress, keep
 ) -> list[Result]:
-    from coursekit.grading.report import write_feedback
+    from coursekit.grading.report import write_feedback, write_grades
 
     wanted = {e: known[e] for e in p.exercises}
     events = {e: threading.Event() for e in wanted}
@@ -868,6 +919,7 @@ def _run_jobs(
         progress=progress,
         keep=keep,
     )
+    grader.logs = grades_dir / "logs"  # the instructor reads them; students never do
 
     def compute_references() -> None:
         log = grades_dir / "logs" / "references.log"
@@ -923,14 +975,27 @@ def _run_jobs(
             attempts[attempts.index(a)] = new
             finish(new)
     ref_thread.join(timeout=1)
+    write_grades([*p.done, *(a.result for a in attempts)], grades_dir)  # before any feedback page
     for a in attempts:
         ex = known[a.job.exercise]
-        write_feedback(
-            feedback_dir / a.job.student / f"{a.job.exercise}.html",
-            a.result,
-            _feedback_notebook(a, ex),
-            sandboxed=box.enabled,
-        )
+        try:
+            write_feedback(
+                feedback_dir / a.job.student / f"{a.job.exercise}.html",
+                a.result,
+                _feedback_notebook(a, ex),
+                sandboxed=box.enabled,
+            )
+        except Exception as exc:  # noqa: BLE001 (one page must not cost the class its grades)
+            traceback.print_exc()
+            write_feedback(
+                feedback_dir / a.job.student / f"{a.job.exercise}.html",
+                a.result,
+                None,
+                sandboxed=box.enabled,
+            )
+            a.result.notes.append(
+                f"o notebook não pôde ser mostrado no feedback ({type(exc).__name__})"
+            )
     return [a.result for a in attempts]
 
 
@@ -945,6 +1010,8 @@ def _feedback_notebook(a: Attempt, ex: Exercise):
         if kind.kind == "probe":
             continue
         copy = nbformat.from_dict(dict(cell))
+        if len(copy.source) > 20_000:
+            copy.source = copy.source[:20_000] + "\n# [... célula truncada no feedback ...]"
         if cell.cell_type == "code":
             copy.outputs = []
             if a.executed is not None:

@@ -35,29 +35,42 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
+def _cell(text: str) -> str:
+    """A CSV field a spreadsheet will not run as a formula."""
+    text = str(text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def write_grades(results: Iterable, folder: str | Path) -> tuple[Path, Path]:
     """Write ``grades.csv`` (one row per part) and ``totals.csv`` (one per student x exercise)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     results = sorted(results, key=lambda r: (r.student, r.exercise))
     grades, totals = folder / "grades.csv", folder / "totals.csv"
-    with open(grades, "w", newline="", encoding="utf-8") as f:
+    with open(grades, "w", newline="", encoding="utf-8", errors="replace") as f:
         writer = csv.writer(f)
         writer.writerow(CSV_COLUMNS)
         for r in results:
             for p in r.parts:
                 writer.writerow(
-                    [r.student, r.exercise, p.part, _fmt(p.score), _fmt(p.max_score), p.reason]
+                    [
+                        _cell(r.student),
+                        _cell(r.exercise),
+                        p.part,
+                        _fmt(p.score),
+                        _fmt(p.max_score),
+                        _cell(p.reason),
+                    ]
                 )
-    with open(totals, "w", newline="", encoding="utf-8") as f:
+    with open(totals, "w", newline="", encoding="utf-8", errors="replace") as f:
         writer = csv.writer(f)
         writer.writerow(TOTAL_COLUMNS)
         for r in results:
             if r.parts and any(p.max_score for p in r.parts):
                 writer.writerow(
                     [
-                        r.student,
-                        r.exercise,
+                        _cell(r.student),
+                        _cell(r.exercise),
                         _fmt(sum(p.score for p in r.parts)),
                         _fmt(sum(p.max_score for p in r.parts)),
                     ]
@@ -115,5 +128,5 @@ def write_feedback(path: str | Path, result, executed=None, *, sandboxed: bool =
         f"<title>{html.escape(result.student)} — {html.escape(result.exercise)}</title>"
         f"<style>{style}</style></head><body>{_summary_html(result, sandboxed)}{body}</body></html>"
     )
-    path.write_text(page, encoding="utf-8")
+    path.write_text(page, encoding="utf-8", errors="replace")
     return path

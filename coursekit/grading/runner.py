@@ -106,6 +106,7 @@ def run(notebook: Path, executed: Path, status: Path, *, timeout: int, cwd: Path
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     nb = nbformat.read(notebook, as_version=4)
+    notebook.unlink(missing_ok=True)  # the probes' text stays in this process, not on disk
     client = _client_class()(
         nb,
         kernel_name="python3",
@@ -159,6 +160,16 @@ def run(notebook: Path, executed: Path, status: Path, *, timeout: int, cwd: Path
     return result
 
 
+def not_dumpable() -> None:
+    """Linux: the student's kernel (same uid) cannot read this process's memory, fds or environ."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
+    except (OSError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m coursekit.grading.runner")
     p.add_argument("notebook", type=Path)
@@ -176,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         cpu_seconds=4 * args.timeout + 60,
         data_mb=args.data_mb,
     )
+    not_dumpable()
     os.makedirs(args.cwd, exist_ok=True)
     run(args.notebook, args.executed, args.status, timeout=args.timeout, cwd=args.cwd)
     return 0

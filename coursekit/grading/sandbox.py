@@ -56,6 +56,7 @@ def sandbox_uid(slot: int) -> int:
     uid = ROOT_UID_BASE + (os.getpid() % 1400) * 32 + slot % 32
     return uid + 1 if uid == 65534 else uid
 
+
 ENABLE_HELP = (
     "Não foi possível criar a sandbox da correção (bubblewrap): {detail}\n"
     "A correção roda o código de cada aluno isolado; sem isso um aluno pode ler as soluções ou "
