@@ -620,10 +620,8 @@ def test_unknown_exercise_option_gives_a_clear_message(tmp_path):
 
 def test_no_sandbox_is_said_in_the_summary_and_the_feedback(tmp_path):
     (tmp_path / "subs" / "ana").mkdir(parents=True)
-    stub = build_course({EXAMPLE: ALL_SOLUTIONS[EXAMPLE]}, tmp_path / "course")[EXAMPLE]
-    nbformat.write(
-        nbformat.read(stub, as_version=4), tmp_path / "subs" / "ana" / f"{EXAMPLE}.ipynb"
-    )
+    solution = nbformat.read(ALL_SOLUTIONS[EXAMPLE], as_version=4)
+    nbformat.write(solution, tmp_path / "subs" / "ana" / f"{EXAMPLE}.ipynb")
     log: list[str] = []
     run = grade(
         tmp_path / "subs",
@@ -633,10 +631,9 @@ def test_no_sandbox_is_said_in_the_summary_and_the_feedback(tmp_path):
         progress=log.append,
     )
     assert any("SEM sandbox" in line for line in log)
-    assert "SEM sandbox" in (run.feedback_dir / "ana" / f"{EXAMPLE}.html").read_text(
-        encoding="utf-8"
-    )
-    assert run.score("ana", EXAMPLE) == 0
+    page = (run.feedback_dir / "ana" / f"{EXAMPLE}.html").read_text(encoding="utf-8")
+    assert "SEM sandbox" in page
+    assert run.score("ana", EXAMPLE) == 5, run.results  # it runs, only without isolation
 
 
 def test_sigterm_stops_the_grader_and_every_sandbox(tmp_path):

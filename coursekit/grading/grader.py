@@ -51,7 +51,7 @@ import nbformat
 
 from coursekit.grading import notebooks as fmt
 from coursekit.grading.assemble import Assembly, assemble
-from coursekit.grading.judge import part_letter, references, run_check
+from coursekit.grading.judge import CheckPool, part_letter, references
 from coursekit.grading.sandbox import (
     INSIDE,
     Limits,
@@ -69,6 +69,7 @@ MAX_SUBMISSION_BYTES = 50_000_000
 MAX_EXECUTED_BYTES = 20_000_000
 MAX_PROBE_BYTES = 300_000_000
 TIMEOUT_ENV = "COURSEKIT_GRADE_TIMEOUT"
+GRADING_JAVA_OPTS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xss16m"
 NO_SANDBOX_NOTE = "corrigido SEM sandbox (--no-sandbox): o código do aluno rodou sem isolamento"
 _NUMBER = re.compile(r"^(ex\d{2})")
 
@@ -361,14 +362,18 @@ def _first_line(text, limit: int = 240) -> str:
 
 
 # --- one submission ---------------------------------------------------------------------
-def _sandbox_env() -> dict[str, str]:
-    """The whole environment of a sandboxed run: nothing here names a grader folder."""
+def _sandbox_env(inside: str = INSIDE) -> dict[str, str]:
+    """The whole environment of a sandboxed run: nothing here names a grader folder.
+
+    ``inside`` is the run's folder as the notebook sees it (``/grading`` in the sandbox; the real
+    folder with ``--no-sandbox``).
+    """
     from coursekit.java import find_java
 
     bindir = str(Path(sys.executable).parent)
     env = {
         "PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin",
-        "HOME": f"{INSIDE}/home",
+        "HOME": f"{inside}/home",
         "TMPDIR": "/tmp",
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
@@ -381,16 +386,18 @@ def _sandbox_env() -> dict[str, str]:
         "COURSEKIT_UI": "0",
         "COURSEKIT_MASTER": "local[2]",
         "COURSEKIT_SHUFFLE_PARTITIONS": "4",
-        "COURSEKIT_LOG_DIR": f"{INSIDE}/logs",
-        "COURSEKIT_RESULTS": f"{INSIDE}/results.json",
+        "COURSEKIT_LOG_DIR": f"{inside}/logs",
+        "COURSEKIT_RESULTS": f"{inside}/results.json",
         "JUPYTER_RUNTIME_DIR": "/tmp/jupyter-runtime",
         "JUPYTER_DATA_DIR": "/tmp/jupyter-data",
         "IPYTHONDIR": "/tmp/ipython",
         "MPLCONFIGDIR": "/tmp/matplotlib",
         "MPLBACKEND": "Agg",
     }
-    # the sandbox's uid has no passwd entry: Java would take "?" as user.home
-    java_opts = f"-Duser.home={INSIDE}/home {os.environ.get('COURSEKIT_JAVA_OPTS', '')}"
+    # user.home: Java would ask the passwd database. The JIT and GC flags: a grading JVM lives a
+    # minute on small data, C1 alone spends far less CPU compiling (as in `make test`).
+    flags = os.environ.get("COURSEKIT_JAVA_OPTS", GRADING_JAVA_OPTS)
+    java_opts = f"-Duser.home={inside}/home {flags}"
     env["COURSEKIT_JAVA_OPTS"] = java_opts.strip()
     return env
 
@@ -518,6 +525,7 @@ class Grader:
         self.all_cells = all_cells
         self.keep = keep
         self.logs = work / "logs"
+        self.checks = CheckPool()
         self.jobs = jobs
         self.progress = progress
         self.slots: queue.Queue[int] = queue.Queue()
@@ -560,8 +568,9 @@ class Grader:
         nb, problem = load_submission(job.source)
         if problem:
             return Attempt(job, zero_result(job.student, job.exercise, ex.parts, problem))
-        assembly = assemble(ex.solution, nb, probe_root=f"{INSIDE}/out", all_cells=self.all_cells)
         folder = self.work / "sandbox" / job.key
+        inside = INSIDE if self.sandbox.enabled else str(folder)
+        assembly = assemble(ex.solution, nb, probe_root=f"{inside}/out", all_cells=self.all_cells)
         if folder.exists():
             shutil.rmtree(folder)
         for sub in ("out", "home", "logs", "work"):
@@ -572,13 +581,13 @@ class Grader:
             sys.executable,
             "-m",
             "coursekit.grading.runner",
-            f"{INSIDE}/run.ipynb",
+            f"{inside}/run.ipynb",
             "--executed",
-            f"{INSIDE}/executed.ipynb",
+            f"{inside}/executed.ipynb",
             "--status",
-            f"{INSIDE}/status.json",
+            f"{inside}/status.json",
             "--cwd",
-            f"{INSIDE}/work",
+            f"{inside}/work",
             "--timeout",
             str(job.timeout),
             "--processes",
@@ -591,10 +600,11 @@ class Grader:
         cmd = self.sandbox.command(folder, argv, slot)
         outcome = run(
             cmd,
-            env=self.env,
+            env=self.env if self.sandbox.enabled else _sandbox_env(inside),
             timeout=job.timeout + GRACE_SECONDS,
             limits=self.sandbox.limits,
             log=self.logs / f"{job.key}.log",
+            folder=folder,
         )
         probes = self.work / "probes" / job.key
         if probes.exists():
@@ -612,7 +622,7 @@ class Grader:
         abnormal = outcome.killed or stop
         if not status and not outcome.killed:  # the log is the student's output: not quoted here
             abnormal = "o notebook não rodou até o fim (o processo da correção terminou antes)"
-        culprit = outcome.cause in ("memory", "processes")
+        culprit = outcome.cause in ("memory", "processes", "disk")
         result = self.judge(job, ex, probes, assembly, executed, abnormal, refused)
         result.recorded = {k: v for k, v in recorded.items() if isinstance(v, int | float | str)}
         result.seconds = round(time.monotonic() - started, 2)
@@ -625,25 +635,20 @@ class Grader:
     ) -> Result:
         event = self.ref_ready[job.exercise]
         event.wait()
+        if job.exercise in self.ref_errors:
+            outcomes = [(False, "erro do corretor: referências indisponíveis")] * len(ex.parts)
+        elif refused:
+            outcomes = [(False, refused)] * len(ex.parts)
+        else:
+            outcomes = self.checks.run(
+                [
+                    (p.name, ex.checks[p.name], str(probes / p.name), str(self.refs / job.exercise))
+                    for p in ex.parts
+                ],
+                ex.seed,
+            )
         parts = []
-        for part in ex.parts:
-            if job.exercise in self.ref_errors:
-                parts.append(
-                    PartResult(
-                        part.name, 0.0, part.points, "erro do corretor: referências indisponíveis"
-                    )
-                )
-                continue
-            if refused:
-                ok, reason = False, refused
-            else:
-                ok, reason = run_check(
-                    ex.checks[part.name],
-                    probes / part.name,
-                    self.refs / job.exercise,
-                    part=part.name,
-                    seed=ex.seed,
-                )
+        for part, (ok, reason) in zip(ex.parts, outcomes, strict=True):
             if not ok and "não produziu resultado" in reason:
                 reason = _why_no_result(assembly, executed, part.name, abnormal) or reason
             parts.append(
@@ -923,15 +928,20 @@ def _run_jobs(
 
     def compute_references() -> None:
         log = grades_dir / "logs" / "references.log"
+
+        def ready(exercise: str, error: str) -> None:
+            if error:
+                grader.ref_errors[exercise] = error
+                progress(f"ERRO do corretor: {error}")
+            events[exercise].set()
+
+        longest = sorted(wanted, key=lambda e: -wanted[e].timeout)
         try:
-            errors = references({e: x.path for e, x in wanted.items()}, refs, log=log)
+            references({e: wanted[e].path for e in longest}, refs, log=log, ready=ready)
         except BaseException as exc:  # noqa: BLE001 (the checks must not wait forever)
-            errors = {e: f"referências falharam: {exc}" for e in wanted}
-        grader.ref_errors.update(errors)
-        for message in errors.values():
-            progress(f"ERRO do corretor: {message}")
-        for e in events.values():
-            e.set()
+            for e in wanted:
+                if not events[e].is_set():
+                    ready(e, f"referências falharam: {exc}")
 
     ref_thread = threading.Thread(target=compute_references, daemon=True)
     ref_thread.start()
@@ -950,6 +960,9 @@ def _run_jobs(
         for a in pool.map(grader.attempt, p.jobs):
             attempts.append(a)
             finish(a)
+    except BaseException:
+        grader.checks.close()
+        raise
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     # fairness: runs cut short while a neighbour was killed for its memory or processes are redone alone
@@ -975,6 +988,7 @@ def _run_jobs(
             attempts[attempts.index(a)] = new
             finish(new)
     ref_thread.join(timeout=1)
+    grader.checks.close()
     write_grades([*p.done, *(a.result for a in attempts)], grades_dir)  # before any feedback page
     for a in attempts:
         ex = known[a.job.exercise]

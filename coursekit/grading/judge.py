@@ -26,12 +26,14 @@ Examples
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 #: Largest probe file the judge reads, and most rows of a Parquet table.
@@ -129,12 +131,128 @@ def run_check(
     return True, ""
 
 
+class CheckPool:
+    """Runs checks in a forked child with memory and CPU limits, one child per submission.
+
+    A probe's data is hostile input to the check that reads it (a 4 kB Parquet file can decode to
+    gigabytes): the child gets ``RLIMIT_AS`` and ``RLIMIT_CPU`` and a wall-clock limit, and dies
+    with whatever it allocated. The children are forked from a clean single-threaded process
+    that imported pandas and pyarrow once (the grader itself runs threads: it must not fork).
+    """
+
+    def __init__(self, *, memory_mb: int = 4096, timeout: float = 120):
+        import threading
+
+        from coursekit.grading.sandbox import die_with_parent
+
+        cmd = [sys.executable, "-m", "coursekit.grading.judge", "serve-checks"]
+        cmd += ["--memory-mb", str(memory_mb), "--timeout", str(timeout)]
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            preexec_fn=die_with_parent,
+        )
+        self.lock = threading.Lock()
+
+    def run(self, checks: list[tuple[str, str, str, str]], seed: object) -> list[tuple[bool, str]]:
+        """``checks``: ``(part, source, out, ref)``; one ``(passed, reason)`` per check."""
+        with self.lock:
+            self.proc.stdin.write(json.dumps({"checks": checks, "seed": seed}) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("o processo das verificações terminou")
+        return [tuple(x) for x in json.loads(line)]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+
+
+def _serve_checks(memory_mb: int, timeout: float) -> int:
+    """``serve-checks``: one JSON request per stdin line, one JSON answer per stdout line."""
+    import resource
+    import select
+    import signal
+
+    import pandas  # noqa: F401 (imported once, before the forks)
+    import pyarrow.dataset  # noqa: F401
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for line in sys.stdin:
+        message = json.loads(line)
+        checks, seed = message["checks"], message["seed"]
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: limits, checks, results on the pipe, exit
+            os.close(read)
+            try:
+                null = os.open(os.devnull, os.O_WRONLY)  # stdout is the grader's protocol pipe
+                os.dup2(null, 1)
+                sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+                limit = memory_mb * 2**20
+                resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+                cpu = int(timeout)
+                resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+                out = [
+                    run_check(source, Path(o), Path(r), part=part, seed=seed)
+                    for part, source, o, r in checks
+                ]
+                os.write(write, json.dumps(out).encode("utf-8"))
+            finally:
+                os._exit(0)
+        os.close(write)
+        data, deadline = b"", time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([read], [], [], max(0.1, deadline - time.monotonic()))
+            if not ready:
+                continue
+            chunk = os.read(read, 1 << 20)
+            if not chunk:
+                break
+            data += chunk
+        os.close(read)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+        try:
+            results = [tuple(x) for x in json.loads(data.decode("utf-8"))]
+        except ValueError:
+            results = [
+                (
+                    False,
+                    f"a verificação da parte {part_letter(part)} não conseguiu ler o resultado "
+                    "(memória ou tempo esgotados ao ler os dados da sonda)",
+                )
+                for part, *_ in checks
+            ]
+        sys.stdout.write(json.dumps(results) + "\n")
+        sys.stdout.flush()
+    return 0
+
+
 def references(
-    solutions: dict[str, Path], folder: Path, *, log: Path, timeout: float = 900
+    solutions: dict[str, Path],
+    folder: Path,
+    *,
+    log: Path,
+    timeout: float = 1800,
+    ready: Callable[[str, str], None] | None = None,
 ) -> dict[str, str]:
     """Compute every exercise's references into ``folder/<exercise>``; ``{exercise: error}`` on failure.
 
-    Runs ``python -m coursekit.grading.judge references`` (trusted, not sandboxed) once.
+    Runs ``python -m coursekit.grading.judge references`` (trusted, not sandboxed) once, one
+    Spark session for all exercises, longest first as given. ``ready(exercise, error)`` is called
+    as soon as each exercise's references are there (``error`` = "" then), so its checks need not
+    wait for the others.
     """
     folder.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "coursekit.grading.judge", "references", "--out", str(folder)]
@@ -145,27 +263,43 @@ def references(
     env.setdefault("COURSEKIT_UI", "0")
     env["PYTHONHASHSEED"] = "0"
     env["COURSEKIT_MASTER"] = "local[2]"
+    env["COURSEKIT_SHUFFLE_PARTITIONS"] = "4"
     log.parent.mkdir(parents=True, exist_ok=True)
     from coursekit.grading.sandbox import die_with_parent
 
+    pending = list(solutions)
+    started = time.monotonic()
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             cmd, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
         )
         try:
-            code = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            code = -1
+            while pending:
+                for name in [n for n in pending if (folder / n / ".done").exists()]:
+                    pending.remove(name)
+                    if ready:
+                        ready(name, "")
+                if proc.poll() is not None and pending:
+                    time.sleep(0.2)  # a .done written just before the exit
+                    if not any((folder / n / ".done").exists() for n in pending):
+                        break
+                if time.monotonic() - started > timeout:
+                    proc.kill()
+                    break
+                time.sleep(0.5)
         except BaseException:
             proc.kill()
             raise
+        finally:
+            if proc.poll() is None and not pending:
+                proc.wait(timeout=60)
     errors = {}
-    for name in solutions:
-        if not (folder / name / ".done").exists():
-            errors[name] = (
-                f"as referências de {name} não foram calculadas (código {code}); veja {log}"
-            )
+    for name in pending:
+        errors[name] = (
+            f"as referências de {name} não foram calculadas (código {proc.returncode}); veja {log}"
+        )
+        if ready:
+            ready(name, errors[name])
     return errors
 
 
@@ -205,7 +339,12 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("references", help="calcula as referências dos exercícios")
     r.add_argument("solutions", nargs="+", type=Path)
     r.add_argument("--out", type=Path, required=True)
+    c = sub.add_parser("serve-checks", help="roda verificações pedidas pela entrada padrão")
+    c.add_argument("--memory-mb", type=int, default=4096)
+    c.add_argument("--timeout", type=float, default=120)
     args = p.parse_args(argv)
+    if args.command == "serve-checks":
+        return _serve_checks(args.memory_mb, args.timeout)
     return _references_main(args.solutions, args.out)
 
 

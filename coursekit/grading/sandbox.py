@@ -85,6 +85,7 @@ class Limits:
     file_mb: int = 512  # largest file it may write
     tmp_mb: int = 1024  # size of its private /tmp
     data_mb: int = 8192  # data segment per process (RLIMIT_DATA)
+    disk_mb: int = 2048  # what it writes in its folder (watchdog)
 
 
 def find_bwrap() -> str | None:
@@ -221,7 +222,7 @@ class Outcome:
     returncode: int | None
     seconds: float
     killed: str = ""  # why the watchdog killed it ("" = it ended on its own)
-    cause: str = ""  # "", "timeout", "memory" or "processes"
+    cause: str = ""  # "", "timeout", "memory", "processes" or "disk"
     peak_mb: float = 0.0
     peak_processes: int = 0
     output: str = ""
@@ -273,6 +274,37 @@ def _kill(proc: subprocess.Popen) -> None:
         proc.wait(timeout=20)
 
 
+def _memfd_bytes(procs) -> int:
+    """Memory held in memfd/shm files the processes keep open (not in their RSS)."""
+    total, seen = 0, set()
+    for p in procs:
+        try:
+            names = os.listdir(f"/proc/{p.pid}/fd")
+        except OSError:
+            continue
+        for fd in names:
+            path = f"/proc/{p.pid}/fd/{fd}"
+            try:
+                target = os.readlink(path)
+                if target.startswith(("/memfd:", "/dev/shm/")):
+                    info = os.stat(path)
+                    if (info.st_dev, info.st_ino) not in seen:
+                        seen.add((info.st_dev, info.st_ino))
+                        total += info.st_size
+            except OSError:
+                continue
+    return total
+
+
+def _folder_bytes(folder: Path) -> int:
+    total = 0
+    for dirpath, _, filenames in os.walk(folder):
+        for name in filenames:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
+    return total
+
+
 def run(
     command: list[str],
     *,
@@ -280,6 +312,7 @@ def run(
     timeout: float,
     limits: Limits,
     log: Path,
+    folder: Path | None = None,
     poll: float = 0.5,
 ) -> Outcome:
     """Run ``command`` (from :meth:`Sandbox.command`) under the watchdog; never raises for the student."""
@@ -299,7 +332,7 @@ def run(
         )
     with _LOCK:
         _RUNNING.add(proc)
-    killed, cause, peak_mb, peak_n = "", "", 0.0, 0
+    killed, cause, peak_mb, peak_n, ticks = "", "", 0.0, 0, 0
     stop = threading.Event()
     try:
         while proc.poll() is None:
@@ -313,6 +346,15 @@ def run(
             for p in procs:
                 with contextlib.suppress(psutil.Error):
                     rss += p.memory_info().rss
+            ticks += 1
+            if ticks % 4 == 0:  # every 2 s: memory in memfd files, and the folder's size
+                rss += _memfd_bytes(procs)
+                if folder is not None and _folder_bytes(folder) > limits.disk_mb * 2**20:
+                    killed = (
+                        f"o notebook escreveu mais de {limits.disk_mb} MB em disco e foi encerrado"
+                    )
+                    cause = "disk"
+                    break
             peak_mb = max(peak_mb, rss / 2**20)
             peak_n = max(peak_n, len(procs))
             if rss > limits.memory_mb * 2**20:
