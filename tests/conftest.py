@@ -41,7 +41,7 @@ FIRST = (
     "test_cluster.py",  # ~700 s: two lessons x (cluster, Connect), a job, the history server
     "02_deteccao_de_fraudes.ipynb",  # ~120 s
     "03_recomendacao_als.ipynb",  # ~100 s
-    "test_grading.py",  # ~440 s: the whole fabricated class
+    "test_grading.py",  # ~650 s alone: honest and hostile class, one sandbox + JVM per notebook
     "05_tuning_e_selecao_de_features.ipynb",  # ~250 s before the ci grid trim (bd55405)
     "test_datasets.py",  # ~225 s
     "07_performance_cache_particionamento.ipynb",  # ~200 s

@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=int, required=True)
     p.add_argument("--processes", type=int, default=512)
     p.add_argument("--file-mb", type=int, default=512)
-    p.add_argument("--data-mb", type=int, default=8192)
+    p.add_argument("--data-mb", type=int, default=32768)
     args = p.parse_args(argv)
     set_limits(
         processes=args.processes,

@@ -84,7 +84,7 @@ class Limits:
     tasks: int = 2048  # processes + threads (RLIMIT_NPROC; a Spark JVM has ~150 threads)
     file_mb: int = 512  # largest file it may write
     tmp_mb: int = 1024  # size of its private /tmp
-    data_mb: int = 8192  # data segment per process (RLIMIT_DATA)
+    data_mb: int = 32768  # data segment per process (RLIMIT_DATA; JVM thread stacks count here)
     disk_mb: int = 2048  # what it writes in its folder (watchdog)
 
 
@@ -357,12 +357,12 @@ def run(
                     break
             peak_mb = max(peak_mb, rss / 2**20)
             peak_n = max(peak_n, len(procs))
-            if rss > limits.memory_mb * 2**20:
-                killed = f"o notebook passou do limite de memória ({limits.memory_mb} MB) e foi encerrado"
-                break
             if len(procs) > limits.processes:
                 killed = f"o notebook criou processos demais (mais de {limits.processes}) e foi encerrado"
                 cause = "processes"
+                break
+            if rss > limits.memory_mb * 2**20:
+                killed = f"o notebook passou do limite de memória ({limits.memory_mb} MB) e foi encerrado"
                 break
             stop.wait(poll)
     finally:
