@@ -571,6 +571,18 @@ class Grader:
         folder = self.work / "sandbox" / job.key
         inside = INSIDE if self.sandbox.enabled else str(folder)
         assembly = assemble(ex.solution, nb, probe_root=f"{inside}/out", all_cells=self.all_cells)
+        if _untouched(assembly, ex):  # every answer is the stub and nothing was added: 0, unrun
+            reason = "parte {} não respondida (a resposta ainda levanta NotImplementedError)"
+            result = Result(
+                job.student,
+                job.exercise,
+                [
+                    PartResult(p.name, 0.0, p.points, reason.format(part_letter(p.name)))
+                    for p in ex.parts
+                ],
+                [*assembly.notes, "nenhuma resposta preenchida: o notebook não foi executado"],
+            )
+            return Attempt(job, result, assembly)
         if folder.exists():
             shutil.rmtree(folder)
         for sub in ("out", "home", "logs", "work"):
@@ -686,6 +698,19 @@ def runner_reason(text: object) -> str:
         return ""
     match = _RUNNER_REASONS.match(text)
     return match.group(0) if match else ""
+
+
+def _untouched(assembly: Assembly, ex: Exercise) -> bool:
+    """True when every answer cell is the student stub and the student added no code cell."""
+    if assembly.indices("extra"):
+        return False
+    sources = {fmt.meta(c).get("grade_id"): c.source for c in ex.solution.cells if fmt.is_answer(c)}
+    answers = assembly.indices("answer")
+    return bool(answers) and all(
+        " ".join(assembly.notebook.cells[i].source.split())
+        == " ".join(fmt.stub_answer(sources.get(assembly.kinds[i].grade_id, "")).split())
+        for i in answers
+    )
 
 
 def _same_cells(executed, sent) -> bool:
