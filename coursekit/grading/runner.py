@@ -150,8 +150,12 @@ def run(notebook: Path, executed: Path, status: Path, *, timeout: int, cwd: Path
                     stop = f"o tempo limite do notebook ({timeout} s) acabou na célula {index}"
                     cell.outputs.append(_error(TIMED_OUT, stop))
                 seconds[index] = round(time.monotonic() - started, 2)
-                if not stop and any(o.get("ename") == TIMED_OUT for o in cell.get("outputs", [])):
+                timed_out = any(o.get("ename") == TIMED_OUT for o in cell.get("outputs", []))
+                if not stop and (timed_out or time.monotonic() >= deadline):
+                    # nbclient interrupts the kernel: the cell may only show KeyboardInterrupt
                     stop = f"o tempo limite do notebook ({timeout} s) acabou na célula {index}"
+                    if not timed_out:
+                        cell.outputs.append(_error(TIMED_OUT, stop))
     except Exception as exc:  # noqa: BLE001 (kernel could not start: say so, write what we have)
         stop = stop or f"o kernel não iniciou: {type(exc).__name__}: {cap_text(exc, 300)}"
     nbformat.write(nb, executed)
