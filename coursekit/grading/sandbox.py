@@ -171,8 +171,12 @@ class Sandbox:
                 cmd += ["--symlink", os.readlink(target), str(target)]
             elif target.is_dir():
                 cmd += ["--ro-bind", str(target), str(target)]
+        # the private /tmp first: a checkout or venv that lives under /tmp is bound on top of it
+        cmd += ["--perms", "1777", "--size", str(self.limits.tmp_mb * 2**20), "--tmpfs", "/tmp"]
         paths = _ro_paths(self.readonly)
-        parents = sorted({str(a) for p in paths for a in p.parents if str(a) != "/"}, key=len)
+        parents = sorted(
+            {str(a) for p in paths for a in p.parents if str(a) not in ("/", "/tmp")}, key=len
+        )
         for parent in parents:  # bwrap would create them 0700: the sandbox's uid must traverse them
             cmd += ["--perms", "0755", "--dir", parent]
         for path in paths:
@@ -182,14 +186,6 @@ class Sandbox:
             path.write_text(text)
             cmd += ["--ro-bind", str(path), f"/etc/{name}"]
         cmd += ["--proc", "/proc", "--dev", "/dev"]
-        cmd += [
-            "--perms",
-            "1777",
-            "--size",
-            str(self.limits.tmp_mb * 1024 * 1024),
-            "--tmpfs",
-            "/tmp",
-        ]
         cmd += ["--bind", str(folder), INSIDE, "--chdir", INSIDE]
         cmd += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
         cmd += ["--unshare-cgroup-try", "--die-with-parent", "--new-session"]
