@@ -180,7 +180,14 @@ def generate(
             f"A opção 'partitions' deve ser um inteiro > 0 ou None. Recebido: {partitions!r}."
         )
     size = n if n is not None else module.SIZES[scale]
-    dataset = module.build(spark, size, seed, partitions, settings, scale)
-    dataset.scale = scale
-    dataset.options = {**settings, "partitions": partitions}
-    return dataset
+
+    def build() -> Dataset:
+        dataset = module.build(spark, size, seed, partitions, settings, scale)
+        dataset.scale = scale
+        dataset.options = {**settings, "partitions": partitions}
+        return dataset
+
+    from coursekit.datasets.store import cache_key, through_cache
+
+    key = cache_key(name, scale, seed, size, {**settings, "partitions": partitions})
+    return through_cache(key, spark, build)

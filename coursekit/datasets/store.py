@@ -26,8 +26,10 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -39,6 +41,10 @@ from pyspark.sql import DataFrame, SparkSession
 from coursekit.datasets._base import Dataset, Truth
 
 MARKER = "_COMPLETE.json"
+#: A folder of datasets already generated (written by the grader before the sandboxes run);
+#: ``generate`` reads a dataset from there instead of computing it again, and writes a missing
+#: one there when the folder is writable.
+CACHE_ENV = "COURSEKIT_DATASET_CACHE"
 
 
 def dataset_dir(out: str | Path, scale: str, name: str) -> Path:
@@ -92,7 +98,10 @@ def write_dataset(
     dict
         The metadata written to ``_COMPLETE.json`` (rows per part, seconds).
     """
-    target = dataset_dir(out, ds.scale, ds.name)
+    return _write(ds, dataset_dir(out, ds.scale, ds.name), progress)
+
+
+def _write(ds: Dataset, target: Path, progress=None) -> dict[str, Any]:
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
@@ -141,7 +150,11 @@ def read_dataset(
             f"Não há dados completos de {name!r} em {str(target)!r}. Gere-os com:\n"
             f"  python -m coursekit.datasets generate --scale {scale} --out {out} --only {name}"
         )
-    meta = json.loads(marker.read_text())
+    return _read(target, spark)
+
+
+def _read(target: Path, spark: SparkSession) -> Dataset:
+    meta = json.loads((target / MARKER).read_text())
     df = spark.read.parquet(str(target / "df"))
     tables = {
         p.name: spark.read.parquet(str(p))
@@ -152,4 +165,42 @@ def read_dataset(
     for p in sorted((target / "truth").glob("*")):
         if p.is_dir():
             truth[p.name] = spark.read.parquet(str(p))
-    return Dataset(name, scale, meta["seed"], meta["n"], df, tables, Truth(truth), meta["options"])
+    return Dataset(
+        meta["name"], meta["scale"], meta["seed"], meta["n"], df, tables, Truth(truth), meta["options"]
+    )
+
+
+def cache_key(name: str, scale: str, seed: int, n: int, options: dict[str, Any]) -> str:
+    """Folder name of one generated dataset in a cache: name, scale and a hash of every input.
+
+    >>> cache_key("reviews", "ci", 42, 4000, {"partitions": None})
+    'reviews-ci-...'
+    """
+    blob = json.dumps([name, scale, seed, n, _json_safe(options)], sort_keys=True, default=str)
+    return f"{name}-{scale}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
+
+
+def through_cache(key: str, spark: SparkSession, make: Callable[[], Dataset]) -> Dataset:
+    """``make()``, or the copy of its result in the folder ``$COURSEKIT_DATASET_CACHE``.
+
+    Without the variable this is ``make()``. A complete copy is read back from Parquet (same
+    rows, truth already computed); a missing one is generated, written and read back when the
+    folder is writable, so every reader sees the very same files.
+    """
+    folder = os.environ.get(CACHE_ENV)
+    if not folder:
+        return make()
+    target = Path(folder) / key
+    if (target / MARKER).is_file():
+        return _read(target, spark)
+    ds = make()
+    if not os.access(folder, os.W_OK):
+        return ds
+    partial = target.with_name(f".{key}.{os.getpid()}")
+    _write(ds, partial)
+    if not (target / MARKER).is_file():
+        shutil.rmtree(target, ignore_errors=True)  # an interrupted copy
+        partial.rename(target)
+    else:
+        shutil.rmtree(partial, ignore_errors=True)
+    return _read(target, spark)

@@ -53,6 +53,7 @@ from coursekit.grading import notebooks as fmt
 from coursekit.grading.assemble import Assembly, assemble
 from coursekit.grading.judge import CheckPool, part_letter, references
 from coursekit.grading.sandbox import (
+    DATASETS_INSIDE,
     INSIDE,
     Limits,
     Sandbox,
@@ -363,12 +364,13 @@ def _first_line(text, limit: int = 240) -> str:
 
 
 # --- one submission ---------------------------------------------------------------------
-def _sandbox_env(inside: str = INSIDE) -> dict[str, str]:
+def _sandbox_env(inside: str = INSIDE, datasets: str = DATASETS_INSIDE) -> dict[str, str]:
     """The whole environment of a sandboxed run: nothing here names a grader folder.
 
     ``inside`` is the run's folder as the notebook sees it (``/grading`` in the sandbox; the real
-    folder with ``--no-sandbox``).
+    folder with ``--no-sandbox``), ``datasets`` the run's generated datasets (read-only).
     """
+    from coursekit.datasets.store import CACHE_ENV
     from coursekit.java import find_java
 
     bindir = str(Path(sys.executable).parent)
@@ -389,6 +391,7 @@ def _sandbox_env(inside: str = INSIDE) -> dict[str, str]:
         "COURSEKIT_SHUFFLE_PARTITIONS": "4",
         "COURSEKIT_LOG_DIR": f"{inside}/logs",
         "COURSEKIT_RESULTS": f"{inside}/results.json",
+        CACHE_ENV: datasets,
         "JUPYTER_RUNTIME_DIR": "/tmp/jupyter-runtime",
         "JUPYTER_DATA_DIR": "/tmp/jupyter-data",
         "IPYTHONDIR": "/tmp/ipython",
@@ -593,6 +596,7 @@ class Grader:
                 [*assembly.notes, "nenhuma resposta preenchida: o notebook não foi executado"],
             )
             return Attempt(job, result, assembly)
+        self.ref_ready[job.exercise].wait()  # the references write the datasets it reads
         if folder.exists():
             shutil.rmtree(folder)
         for sub in ("out", "home", "logs", "work"):
@@ -622,7 +626,9 @@ class Grader:
         cmd = self.sandbox.command(folder, argv, slot)
         outcome = run(
             cmd,
-            env=self.env if self.sandbox.enabled else _sandbox_env(inside),
+            env=self.env
+            if self.sandbox.enabled
+            else _sandbox_env(inside, str(self.sandbox.datasets)),
             timeout=job.timeout + GRACE_SECONDS,
             limits=self.sandbox.limits,
             log=self.logs / f"{job.key}.log",
@@ -953,6 +959,8 @@ def _run_jobs(
     wanted = {e: known[e] for e in p.exercises}
     events = {e: threading.Event() for e in wanted}
     refs = work / "references"
+    box.datasets = work / "datasets"  # written by the references process, read by every sandbox
+    box.datasets.mkdir(parents=True, exist_ok=True)
     grader = Grader(
         wanted,
         work,
@@ -977,7 +985,13 @@ def _run_jobs(
 
         longest = sorted(wanted, key=lambda e: -wanted[e].timeout)
         try:
-            references({e: wanted[e].path for e in longest}, refs, log=log, ready=ready)
+            references(
+                {e: wanted[e].path for e in longest},
+                refs,
+                log=log,
+                ready=ready,
+                datasets=box.datasets,
+            )
         except BaseException as exc:  # noqa: BLE001 (the checks must not wait forever)
             for e in wanted:
                 if not events[e].is_set():

@@ -246,13 +246,15 @@ def references(
     log: Path,
     timeout: float = 1800,
     ready: Callable[[str, str], None] | None = None,
+    datasets: Path | None = None,
 ) -> dict[str, str]:
     """Compute every exercise's references into ``folder/<exercise>``; ``{exercise: error}`` on failure.
 
     Runs ``python -m coursekit.grading.judge references`` (trusted, not sandboxed) once, one
     Spark session for all exercises, longest first as given. ``ready(exercise, error)`` is called
     as soon as each exercise's references are there (``error`` = "" then), so its checks need not
-    wait for the others.
+    wait for the others. With ``datasets``, every dataset generated is written there once
+    (:func:`coursekit.datasets.store.through_cache`) for the sandboxes to read.
     """
     folder.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "coursekit.grading.judge", "references", "--out", str(folder)]
@@ -264,6 +266,10 @@ def references(
     env["PYTHONHASHSEED"] = "0"
     env["COURSEKIT_MASTER"] = "local[2]"
     env["COURSEKIT_SHUFFLE_PARTITIONS"] = "4"
+    if datasets is not None:
+        from coursekit.datasets.store import CACHE_ENV
+
+        env[CACHE_ENV] = str(datasets)
     log.parent.mkdir(parents=True, exist_ok=True)
     from coursekit.grading.sandbox import die_with_parent
 

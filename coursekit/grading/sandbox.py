@@ -45,6 +45,8 @@ from pathlib import Path
 from coursekit.session import LOCALHOST
 
 INSIDE = "/grading"
+#: Where the datasets generated for the run (read-only) appear inside the sandbox.
+DATASETS_INSIDE = "/datasets"
 #: First uid used when the grader runs as root (one per concurrent sandbox, see :func:`sandbox_uid`).
 ROOT_UID_BASE = 20000
 
@@ -151,11 +153,14 @@ class Sandbox:
     enabled : bool, default True
         False = ``--no-sandbox``: the program runs as a plain process in its own session
         (limits and watchdog still apply; nothing is hidden).
+    datasets : Path, optional
+        The run's generated datasets, shown read-only at :data:`DATASETS_INSIDE`.
     """
 
     readonly: list[Path] = field(default_factory=list)
     limits: Limits = field(default_factory=Limits)
     enabled: bool = True
+    datasets: Path | None = None
 
     def command(self, folder: Path, argv: list[str], slot: int = 0) -> list[str]:
         """The command line that runs ``argv`` with ``folder`` mounted at :data:`INSIDE`."""
@@ -185,6 +190,8 @@ class Sandbox:
             path = folder.parent / f".{folder.name}.{name}"
             path.write_text(text)
             cmd += ["--ro-bind", str(path), f"/etc/{name}"]
+        if self.datasets is not None:
+            cmd += ["--ro-bind", str(self.datasets), DATASETS_INSIDE]
         cmd += ["--proc", "/proc", "--dev", "/dev"]
         cmd += ["--bind", str(folder), INSIDE, "--chdir", INSIDE]
         cmd += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
