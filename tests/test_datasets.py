@@ -485,3 +485,42 @@ def test_ten_million_transactions_with_a_1g_driver(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report == {"rows": 10_000_000, "rate": pytest.approx(0.015, abs=0.006), "memory": "1g"}
+
+
+# --- the grader's dataset cache ------------------------------------------------------------
+
+
+def test_dataset_cache_writes_once_and_reads_the_same_rows(spark, tmp_path, monkeypatch):
+    """With COURSEKIT_DATASET_CACHE, generate() writes a dataset once, then reads that copy back;
+    a read-only cache is only read; other options are other entries."""
+    from coursekit.datasets.store import CACHE_ENV, MARKER
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    monkeypatch.setenv(CACHE_ENV, str(cache))
+    first = generate("customers", spark, scale="ci", seed=7)
+    entries = sorted(p.name for p in cache.iterdir())
+    assert len(entries) == 1 and entries[0].startswith("customers-ci-")
+    marker = cache / entries[0] / MARKER
+    written = marker.stat().st_mtime_ns
+    again = generate("customers", spark, scale="ci", seed=7)
+    assert marker.stat().st_mtime_ns == written  # read, not written again
+    monkeypatch.delenv(CACHE_ENV)
+    fresh = generate("customers", spark, scale="ci", seed=7)
+    cols = fresh.df.columns
+    assert first.df.columns == again.df.columns == cols
+    key = cols[0]
+    assert sorted(map(tuple, again.df.orderBy(key).collect())) == sorted(
+        map(tuple, fresh.df.orderBy(key).collect())
+    )
+    assert again.truth["k"] == fresh.truth["k"] == 5
+    assert again.scale == "ci" and again.seed == 7 and again.n == fresh.n
+    # another seed is another entry, but a cache the process cannot write (the sandbox's
+    # read-only mount) is only read: the dataset is generated and nothing is written
+    import coursekit.datasets.store as store
+
+    monkeypatch.setenv(CACHE_ENV, str(cache))
+    monkeypatch.setattr(store.os, "access", lambda path, mode: False)
+    other = generate("customers", spark, scale="ci", seed=8)
+    assert other.df.count() == fresh.df.count()
+    assert len(list(cache.iterdir())) == 1
