@@ -166,7 +166,14 @@ def _read(target: Path, spark: SparkSession) -> Dataset:
         if p.is_dir():
             truth[p.name] = spark.read.parquet(str(p))
     return Dataset(
-        meta["name"], meta["scale"], meta["seed"], meta["n"], df, tables, Truth(truth), meta["options"]
+        meta["name"],
+        meta["scale"],
+        meta["seed"],
+        meta["n"],
+        df,
+        tables,
+        Truth(truth),
+        meta["options"],
     )
 
 
