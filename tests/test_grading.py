@@ -66,7 +66,7 @@ def _with_cell(nb, grade_id: str, source: str):
 
 def _attacks(subs: Path, grades: Path) -> dict[str, tuple[str, dict[str, float]]]:
     """``{student: (code put before the stub of answer A, expected scores)}``: ex00, stubs elsewhere."""
-    zero = {"parte_a": 0.0, "parte_b": 0.0}
+    zero = {"parte_a": 0.0, "parte_b": 0.0, "parte_c": 0.0}
     solution_paths = [ROOT / "solutions", FIXTURES / f"{EXAMPLE}.ipynb"]
     read_solution = f"""
 import json, pathlib, coursekit
@@ -227,7 +227,7 @@ def _fabricate_class(folder: Path, grades: Path, student_versions: dict[str, Pat
         if gid == "parte_b_codigo":
             cell.source = "media_valor = float(dados.first()['valor'])"
     put("metadados_removidos", naked)
-    expected["metadados_removidos"] = {"parte_a": 0.0, "parte_b": 0.0}
+    expected["metadados_removidos"] = {"parte_a": 0.0, "parte_b": 0.0, "parte_c": 0.0}
     # duplicated grade ids: a copy of answer A after the stub (the copy runs), a forged test B
     dup = copy.deepcopy(example)
     index = next(
@@ -241,7 +241,14 @@ def _fabricate_class(folder: Path, grades: Path, student_versions: dict[str, Pat
     forged.source = "pass"
     dup.cells.insert(dup.cells.index(test_b), forged)
     put("ids_duplicados", _with_cell(dup, "parte_b_codigo", "media_valor = 1.5"))
-    expected["ids_duplicados"] = {"parte_a": 2.0, "parte_b": 0.0}
+    expected["ids_duplicados"] = {"parte_a": 2.0, "parte_b": 0.0, "parte_c": 2.0}
+    # labels copied from the notebook's own data: the probe feeds hidden rows, so nothing matches
+    leak = "prever = lambda df: df.join(dados.select('id', F.col('classe').alias('classe_prevista')), 'id')"
+    put(
+        "rotulos",
+        _with_cell(example, "parte_c_codigo", "from pyspark.sql import functions as F\n" + leak),
+    )
+    expected["rotulos"] = {"parte_a": 2.0, "parte_b": 3.0, "parte_c": 0.0}
     # a folder name that is not UTF-8, and symlinked submissions (never followed)
     weird = os.fsencode(str(folder)) + b"/jos\xe9"
     os.makedirs(weird)
@@ -265,21 +272,16 @@ def graded_class(tmp_path_factory):
     subs, grades = tmp / "entregas", tmp / "notas"
     expected = _fabricate_class(subs, grades, versions)
     before = _hashes(subs)
-    saved = os.environ.pop("COURSEKIT_GRADE_TIMEOUT", None)  # use the exercises' own limits
     log: list[str] = []
-    try:
-        run = grade(
-            subs,
-            grades,
-            solutions_dir=[FIXTURES, ROOT / "solutions"],
-            jobs=3,
-            all_cells=True,  # the solutions also run their figures and truth checks here
-            data_dir=ROOT / "data",
-            progress=log.append,
-        )
-    finally:
-        if saved is not None:
-            os.environ["COURSEKIT_GRADE_TIMEOUT"] = saved
+    run = grade(
+        subs,
+        grades,
+        solutions_dir=[FIXTURES, ROOT / "solutions"],
+        jobs=3,
+        all_cells=True,  # the solutions also run their figures and truth checks here
+        data_dir=ROOT / "data",
+        progress=log.append,
+    )
     with open(run.grades_csv, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     keep = ROOT / "build" / "grading-selftest"  # for a look after the run
@@ -377,6 +379,8 @@ def test_hanging_submission_is_stopped_by_the_timeout(graded_class):
         ("kernel_morto", "parte_b", 0, "kernel morreu"),
         ("erro_sintaxe", "parte_a", 0, "SyntaxError"),
         ("erro_sintaxe", "parte_b", 3, ""),
+        ("erro_sintaxe", "parte_c", 2, ""),
+        ("kernel_morto", "parte_c", 0, "kernel morreu"),
         ("editado", "parte_b", 0, "media_valor não confere"),
         ("saida_enorme", "parte_a", 2, ""),
         ("renomeado", "parte_b", 3, "aceito como ex00_exemplo.ipynb"),
@@ -430,6 +434,7 @@ def test_honest_scores_are_exact_next_to_attackers(graded_class):
     assert {p: float(r["score"]) for p, r in _rows(rows, "uma_parte_errada").items()} == {
         "parte_a": 2.0,
         "parte_b": 0.0,
+        "parte_c": 2.0,
     }
 
 
@@ -647,7 +652,7 @@ def test_no_sandbox_is_said_in_the_summary_and_the_feedback(tmp_path):
     assert any("SEM sandbox" in line for line in log)
     page = (run.feedback_dir / "ana" / f"{EXAMPLE}.html").read_text(encoding="utf-8")
     assert "SEM sandbox" in page
-    assert run.score("ana", EXAMPLE) == 5, run.results  # it runs, only without isolation
+    assert run.score("ana", EXAMPLE) == 7, run.results  # it runs, only without isolation
 
 
 def test_sigterm_stops_the_grader_and_every_sandbox(tmp_path):

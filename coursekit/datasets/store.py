@@ -26,13 +26,14 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +188,31 @@ def cache_key(name: str, scale: str, seed: int, n: int, options: dict[str, Any])
     return f"{name}-{scale}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
 
+_BYPASS: list[bool] = []
+
+
+@contextlib.contextmanager
+def no_cache() -> Iterator[None]:
+    """Inside this block ``generate`` neither reads nor writes ``$COURSEKIT_DATASET_CACHE``.
+
+    The grader's references generate its hidden inputs here: the dataset folder is shown to
+    every sandbox, and those inputs' truth must never reach it.
+
+    >>> import os, tempfile
+    >>> os.environ[CACHE_ENV] = tempfile.mkdtemp()
+    >>> with no_cache():
+    ...     through_cache("k", None, lambda: "made")
+    'made'
+    >>> os.listdir(os.environ.pop(CACHE_ENV))
+    []
+    """
+    _BYPASS.append(True)
+    try:
+        yield
+    finally:
+        _BYPASS.pop()
+
+
 def through_cache(key: str, spark: SparkSession, make: Callable[[], Dataset]) -> Dataset:
     """``make()``, or the copy of its result in the folder ``$COURSEKIT_DATASET_CACHE``.
 
@@ -195,7 +221,7 @@ def through_cache(key: str, spark: SparkSession, make: Callable[[], Dataset]) ->
     folder is writable, so every reader sees the very same files.
     """
     folder = os.environ.get(CACHE_ENV)
-    if not folder:
+    if not folder or _BYPASS:
         return make()
     target = Path(folder) / key
     if (target / MARKER).is_file():

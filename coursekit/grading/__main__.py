@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from coursekit.grading.grader import TIMEOUT_ENV, grade
+from coursekit.grading.grader import grade
 from coursekit.grading.notebooks import FormatError
 from coursekit.grading.sandbox import SandboxUnavailable
 
@@ -40,7 +40,7 @@ def parser() -> argparse.ArgumentParser:
         "--timeout",
         type=int,
         default=None,
-        help=f"segundos por notebook (padrão: ${TIMEOUT_ENV}, o do exercício, ou 600)",
+        help="segundos por notebook (padrão: o do exercício, ou 600)",
     )
     p.add_argument("--jobs", type=int, default=None, help="sandboxes ao mesmo tempo (padrão: 2)")
     p.add_argument("--exercises", default=None, help="só estes exercícios, separados por vírgula")

@@ -46,11 +46,12 @@ from nbformat.v4 import new_code_cell, new_markdown_cell
 
 from coursekit.grading import notebooks as fmt
 
-#: Where each part's probe writes, inside the sandbox: ``<probe_root>/<part>``.
+#: Where each part's probe writes (``<probe_root>/<part>``) and reads the grader's hidden inputs.
 PROBE_PRELUDE = (
     "import pathlib as _pathlib\n"
     "PROBE_OUT = _pathlib.Path({path!r})\n"
     "PROBE_OUT.mkdir(parents=True, exist_ok=True)\n"
+    "PROBE_IN = _pathlib.Path({inputs!r})\n"
     "del _pathlib\n"
 )
 
@@ -95,6 +96,7 @@ def assemble(
     submission,
     *,
     probe_root: str,
+    inputs: str = "",
     parameters: dict[str, object] | None = None,
     all_cells: bool = False,
 ) -> Assembly:
@@ -108,6 +110,8 @@ def assemble(
         The student's notebook, untrusted: only its answer cells and added code cells are used.
     probe_root : str
         Folder, as seen inside the sandbox, under which each probe writes ``<part>/``.
+    inputs : str
+        Folder, as seen inside the sandbox, of the exercise's hidden inputs (``PROBE_IN``).
     parameters : dict, default ``{"SCALE": "ci"}``
         Set in a cell right after the ``parameters`` cell.
     all_cells : bool, default False
@@ -190,7 +194,9 @@ def assemble(
             add(cell.source.strip(), Kind("test", gid, gid))  # visible asserts only (validated)
             probe = probes.get(gid)
             if probe is not None:
-                prelude = PROBE_PRELUDE.format(path=f"{probe_root.rstrip('/')}/{gid}")
+                prelude = PROBE_PRELUDE.format(
+                    path=f"{probe_root.rstrip('/')}/{gid}", inputs=inputs
+                )
                 add(prelude + probe, Kind("probe", gid, gid))
         else:
             add(cell.source, Kind("given", "", gid))

@@ -54,6 +54,7 @@ from coursekit.grading.assemble import Assembly, assemble
 from coursekit.grading.judge import CheckPool, part_letter, references
 from coursekit.grading.sandbox import (
     DATASETS_INSIDE,
+    INPUTS_INSIDE,
     INSIDE,
     Limits,
     Sandbox,
@@ -70,7 +71,6 @@ MAX_ZIP_ENTRIES = 20_000
 MAX_SUBMISSION_BYTES = 50_000_000
 MAX_EXECUTED_BYTES = 20_000_000
 MAX_PROBE_BYTES = 300_000_000
-TIMEOUT_ENV = "COURSEKIT_GRADE_TIMEOUT"
 GRADING_JAVA_OPTS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xss16m"
 NO_SANDBOX_NOTE = "corrigido SEM sandbox (--no-sandbox): o código do aluno rodou sem isolamento"
 _NUMBER = re.compile(r"^(ex\d{2})")
@@ -521,6 +521,7 @@ class Grader:
         work: Path,
         sandbox: Sandbox,
         refs: Path,
+        inputs: Path,
         ref_ready,
         *,
         all_cells: bool,
@@ -533,6 +534,7 @@ class Grader:
         self.work = work
         self.sandbox = sandbox
         self.refs = refs
+        self.inputs = inputs  # {exercise}/: the hidden inputs its probes read (no labels)
         self.ref_ready = ref_ready  # {exercise: threading.Event}
         self.ref_errors: dict[str, str] = {}
         self.all_cells = all_cells
@@ -583,7 +585,14 @@ class Grader:
             return Attempt(job, zero_result(job.student, job.exercise, ex.parts, problem))
         folder = self.work / "sandbox" / job.key
         inside = INSIDE if self.sandbox.enabled else str(folder)
-        assembly = assemble(ex.solution, nb, probe_root=f"{inside}/out", all_cells=self.all_cells)
+        hidden = self.inputs / job.exercise
+        assembly = assemble(
+            ex.solution,
+            nb,
+            probe_root=f"{inside}/out",
+            inputs=INPUTS_INSIDE if self.sandbox.enabled else str(hidden),
+            all_cells=self.all_cells,
+        )
         if _untouched(assembly, ex):  # every answer is the stub and nothing was added: 0, unrun
             reason = "parte {} não respondida (a resposta ainda levanta NotImplementedError)"
             result = Result(
@@ -623,7 +632,7 @@ class Grader:
             "--data-mb",
             str(self.sandbox.limits.data_mb),
         ]
-        cmd = self.sandbox.command(folder, argv, slot)
+        cmd = self.sandbox.command(folder, argv, slot, inputs=hidden)
         outcome = run(
             cmd,
             env=self.env
@@ -825,11 +834,6 @@ def _check_folders(submissions: Path, grades_dir: Path) -> None:
         )
 
 
-def resolve_timeouts(timeout: int | None) -> int | None:
-    """``timeout`` > ``COURSEKIT_GRADE_TIMEOUT`` > each exercise's own (None)."""
-    return timeout or (int(os.environ[TIMEOUT_ENV]) if os.environ.get(TIMEOUT_ENV) else None)
-
-
 def grade(
     submissions: str | Path,
     grades_dir: str | Path,
@@ -857,10 +861,9 @@ def grade(
     solutions_dir : path or list of paths
         Where the ``exNN_*.ipynb`` solutions are (several folders are merged).
     timeout : int, optional
-        Seconds per notebook; default ``COURSEKIT_GRADE_TIMEOUT``, then the exercise's
-        ``metadata.coursekit.timeout``, then 600.
+        Seconds per notebook; default: the exercise's ``metadata.coursekit.timeout``, then 600.
     jobs : int, optional
-        Sandboxes at the same time (default 2, or ``COURSEKIT_GRADE_JOBS``).
+        Sandboxes at the same time (default 2).
     exercises : list of str, optional
         Exercises to grade (default: every exercise somebody submitted).
     all_cells : bool, default False
@@ -888,9 +891,8 @@ def grade(
         paths.update(fmt.discover_solutions(d))
     if not paths:
         raise ValueError(f"nenhuma solução exNN_*.ipynb em {', '.join(map(str, dirs))}")
-    forced = resolve_timeouts(timeout)
-    known = {name: load_exercise(path, forced) for name, path in paths.items()}
-    jobs = int(jobs or os.environ.get("COURSEKIT_GRADE_JOBS") or 2)
+    known = {name: load_exercise(path, timeout) for name, path in paths.items()}
+    jobs = int(jobs or 2)
     if feedback_dir.exists():
         shutil.rmtree(feedback_dir)
     (grades_dir / "logs").mkdir(parents=True, exist_ok=True)
@@ -959,6 +961,7 @@ def _run_jobs(
     wanted = {e: known[e] for e in p.exercises}
     events = {e: threading.Event() for e in wanted}
     refs = work / "references"
+    inputs = work / "inputs"
     box.datasets = work / "datasets"  # written by the references process, read by every sandbox
     box.datasets.mkdir(parents=True, exist_ok=True)
     grader = Grader(
@@ -966,6 +969,7 @@ def _run_jobs(
         work,
         box,
         refs,
+        inputs,
         events,
         all_cells=all_cells,
         jobs=jobs,
@@ -988,6 +992,7 @@ def _run_jobs(
             references(
                 {e: wanted[e].path for e in longest},
                 refs,
+                inputs=inputs,
                 log=log,
                 ready=ready,
                 datasets=box.datasets,

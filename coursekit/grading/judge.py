@@ -243,12 +243,16 @@ def references(
     solutions: dict[str, Path],
     folder: Path,
     *,
+    inputs: Path,
     log: Path,
     timeout: float = 1800,
     ready: Callable[[str, str], None] | None = None,
     datasets: Path | None = None,
 ) -> dict[str, str]:
     """Compute every exercise's references into ``folder/<exercise>``; ``{exercise: error}`` on failure.
+
+    The grader's hidden inputs (what the probes feed the student's functions, never any label)
+    go to ``inputs/<exercise>``, which that exercise's sandboxes see read-only as ``PROBE_IN``.
 
     Runs ``python -m coursekit.grading.judge references`` (trusted, not sandboxed) once, one
     Spark session for all exercises, longest first as given. ``ready(exercise, error)`` is called
@@ -257,7 +261,9 @@ def references(
     (:func:`coursekit.datasets.store.through_cache`) for the sandboxes to read.
     """
     folder.mkdir(parents=True, exist_ok=True)
+    inputs.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "coursekit.grading.judge", "references", "--out", str(folder)]
+    cmd += ["--inputs", str(inputs)]
     cmd += [str(p) for p in solutions.values()]
     env = dict(os.environ)
     for var in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED", "SPARK_LOCAL_REMOTE"):
@@ -309,7 +315,7 @@ def references(
     return errors
 
 
-def _references_main(paths: list[Path], out: Path) -> int:
+def _references_main(paths: list[Path], out: Path, inputs: Path) -> int:
     import nbformat
 
     from coursekit.grading import notebooks as fmt
@@ -319,7 +325,9 @@ def _references_main(paths: list[Path], out: Path) -> int:
         nb = nbformat.read(path, as_version=4)
         target = out / path.stem
         target.mkdir(parents=True, exist_ok=True)
-        names: dict = {"__name__": "coursekit_reference", "REF": target}
+        hidden = inputs / path.stem
+        hidden.mkdir(parents=True, exist_ok=True)
+        names: dict = {"__name__": "coursekit_reference", "REF": target, "INPUTS": hidden}
         started = time.monotonic()
         try:
             exec(compile(fmt.parameters_source(nb), f"<parameters {path.stem}>", "exec"), names)
@@ -345,13 +353,14 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("references", help="calcula as referências dos exercícios")
     r.add_argument("solutions", nargs="+", type=Path)
     r.add_argument("--out", type=Path, required=True)
+    r.add_argument("--inputs", type=Path, required=True)
     c = sub.add_parser("serve-checks", help="roda verificações pedidas pela entrada padrão")
     c.add_argument("--memory-mb", type=int, default=4096)
     c.add_argument("--timeout", type=float, default=120)
     args = p.parse_args(argv)
     if args.command == "serve-checks":
         return _serve_checks(args.memory_mb, args.timeout)
-    return _references_main(args.solutions, args.out)
+    return _references_main(args.solutions, args.out, args.inputs)
 
 
 if __name__ == "__main__":

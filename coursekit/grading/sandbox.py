@@ -47,6 +47,8 @@ from coursekit.session import LOCALHOST
 INSIDE = "/grading"
 #: Where the datasets generated for the run (read-only) appear inside the sandbox.
 DATASETS_INSIDE = "/datasets"
+#: Where the exercise's hidden inputs (written by its references, read-only) appear inside.
+INPUTS_INSIDE = "/inputs"
 #: First uid used when the grader runs as root (one per concurrent sandbox, see :func:`sandbox_uid`).
 ROOT_UID_BASE = 20000
 
@@ -162,8 +164,13 @@ class Sandbox:
     enabled: bool = True
     datasets: Path | None = None
 
-    def command(self, folder: Path, argv: list[str], slot: int = 0) -> list[str]:
-        """The command line that runs ``argv`` with ``folder`` mounted at :data:`INSIDE`."""
+    def command(
+        self, folder: Path, argv: list[str], slot: int = 0, inputs: Path | None = None
+    ) -> list[str]:
+        """The command line that runs ``argv`` with ``folder`` mounted at :data:`INSIDE`.
+
+        ``inputs`` (the exercise's hidden inputs) is shown read-only at :data:`INPUTS_INSIDE`.
+        """
         if not self.enabled:
             return list(argv)
         bwrap = find_bwrap()
@@ -192,6 +199,8 @@ class Sandbox:
             cmd += ["--ro-bind", str(path), f"/etc/{name}"]
         if self.datasets is not None:
             cmd += ["--ro-bind", str(self.datasets), DATASETS_INSIDE]
+        if inputs is not None:
+            cmd += ["--ro-bind", str(inputs), INPUTS_INSIDE]
         cmd += ["--proc", "/proc", "--dev", "/dev"]
         cmd += ["--bind", str(folder), INSIDE, "--chdir", INSIDE]
         cmd += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
@@ -367,6 +376,7 @@ def run(
                 break
             if rss > limits.memory_mb * 2**20:
                 killed = f"o notebook passou do limite de memória ({limits.memory_mb} MB) e foi encerrado"
+                cause = "memory"
                 break
             stop.wait(poll)
     finally:
