@@ -20,6 +20,7 @@ import socket
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from urllib.parse import urlparse
@@ -35,6 +36,31 @@ last_java: JavaInfo | None = None
 
 class SparkStartError(RuntimeError):
     """Spark could not start; the message says why and how to fix it."""
+
+
+IGNORED_SETTINGS = (
+    "get_spark: a sessão Spark já está rodando e não aceita mudar {settings} "
+    "(configuração que só vale ao iniciar a sessão). Para aplicar: rode spark.stop() e chame "
+    "get_spark de novo com essas configurações."
+)
+
+
+def _apply(spark, settings: Mapping[str, str], *, warn: bool = True) -> list[str]:
+    """Set ``settings`` on a running session; warn (pt-BR) about those it refuses.
+
+    Returns the keys that could not be applied. ``stacklevel=3`` points the warning at the
+    caller of :func:`get_spark`.
+    """
+    ignored = []
+    for key, value in settings.items():
+        try:
+            spark.conf.set(key, value)
+        except Exception:  # static and core settings cannot change on a running session
+            ignored.append(key)
+    if ignored and warn:
+        shown = ", ".join(f"{k}={settings[k]}" for k in ignored)
+        warnings.warn(IGNORED_SETTINGS.format(settings=shown), UserWarning, stacklevel=3)
+    return ignored
 
 
 def mode() -> str:
@@ -182,9 +208,8 @@ def _connect_session(app_name: str, conf: Mapping[str, str]):
     # The runtime SQL defaults of classic mode (shuffle partitions, time zone, Arrow) apply
     # to Connect sessions too, so the same notebook gives the same partitioning and figures.
     runtime = {k: v for k, v in default_conf(app_name).items() if k.startswith("spark.sql.")}
-    for key, value in {**runtime, **conf}.items():
-        with contextlib.suppress(Exception):  # static confs cannot change over Connect
-            spark.conf.set(key, value)
+    _apply(spark, runtime, warn=False)  # the server's own static settings stay as they are
+    _apply(spark, conf)
     return spark
 
 
@@ -209,6 +234,8 @@ def get_spark(app_name: str = "coursekit", conf: Mapping[str, str] | None = None
     ``COURSEKIT_MASTER`` picks the master (default ``local[*]``), ``SPARK_REMOTE``
     switches to Spark Connect, ``COURSEKIT_UI=0`` turns the UI off.
     Java is checked before the JVM starts, so a missing Java gives a clear message.
+    Called while a session runs, it returns that session with ``conf`` applied where Spark
+    allows it, and warns (``UserWarning``) about each setting it could not change.
 
     Examples
     --------
@@ -235,9 +262,7 @@ def get_spark(app_name: str = "coursekit", conf: Mapping[str, str] | None = None
 
     active = SparkSession.getActiveSession()
     if active is not None:
-        for key, value in settings.items():
-            with contextlib.suppress(Exception):
-                active.conf.set(key, value)
+        _apply(active, settings)
         return active
 
     java = find_java()  # raises JavaNotFoundError with the fixes, before any JVM

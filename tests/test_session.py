@@ -32,6 +32,24 @@ def test_get_spark_twice_returns_the_same_session(spark):
     spark.conf.set("spark.sql.shuffle.partitions", "2")
 
 
+def test_get_spark_warns_about_a_setting_it_cannot_apply(spark):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        again = get_spark("another-name", {"spark.driver.memory": "7g"})
+    assert again is spark
+    messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    assert len(messages) == 1, messages
+    assert "spark.driver.memory=7g" in messages[0] and "spark.stop()" in messages[0]
+    assert caught[0].filename == __file__, "the warning must point at the caller (stacklevel)"
+    assert spark.sparkContext.getConf().get("spark.driver.memory") != "7g"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        get_spark("another-name", {"spark.sql.shuffle.partitions": "2"})
+    assert not caught, "a runtime setting is applied without a warning"
+
+
 def test_python_udf_runs_on_executors(spark):
     from pyspark.sql import functions as F
 
