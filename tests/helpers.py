@@ -12,21 +12,34 @@ ROOT = Path(__file__).resolve().parents[1]
 JAVA_TOOLS = {"java", "javac", "jar", "jshell", "keytool", "jrunscript", "jcmd", "jps"}
 
 
+def _is_java_tool(path: str) -> bool:
+    """True for ``java`` & co. and for any tool of a JDK's ``bin/`` (wherever PATH links it from).
+
+    A JDK's tools sit next to a real ``java`` executable; ``/usr/bin`` only holds a symlink to
+    one, so its other tools (bash, env...) are not Java's.
+    """
+    if os.path.basename(path) in JAVA_TOOLS:
+        return True
+    real = os.path.realpath(path)
+    java = os.path.join(os.path.dirname(real), "java")
+    return os.path.isfile(java) and not os.path.islink(java)
+
+
 def path_without_java(tmp: Path) -> str:
     """A PATH where every tool of the current PATH exists except Java's.
 
-    Symlinks every executable from the current PATH into ``tmp/bin`` but the
-    JDK tools, so scripts (bash, env, uname...) keep working while
-    ``java`` is really gone.
+    Symlinks every executable from the current PATH into ``tmp/bin-nojava`` but the JDK's
+    tools (decided per tool, never by a folder's name: ``/home/javier/bin`` keeps its tools),
+    so scripts (bash, env, uname...) keep working while ``java`` is really gone.
     """
     bin_dir = tmp / "bin-nojava"
     bin_dir.mkdir(parents=True, exist_ok=True)
     for folder in os.environ.get("PATH", "").split(os.pathsep):
-        if not folder or not os.path.isdir(folder) or "java" in folder or "jvm" in folder:
+        if not folder or not os.path.isdir(folder):
             continue
         for entry in os.scandir(folder):
             link = bin_dir / entry.name
-            if entry.name in JAVA_TOOLS or link.exists() or not os.access(entry.path, os.X_OK):
+            if link.exists() or not os.access(entry.path, os.X_OK) or _is_java_tool(entry.path):
                 continue
             link.symlink_to(entry.path)
     assert shutil.which("java", path=str(bin_dir)) is None

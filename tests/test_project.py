@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import tomllib
+from pathlib import Path
 
+import pytest
 from helpers import ROOT
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -98,15 +100,65 @@ def test_ruff_lint_and_format_are_clean():
     assert fmt.returncode == 0, "rode `make format`:\n" + fmt.stdout[-3000:]
 
 
-def test_course_conventions():
-    """The shared conformance check (../shared/check/conformance) reports no FAIL."""
-    import subprocess
-    import sys
+NOTEBOOK_DIRS = ("notebooks", "exercises", "solutions")
+#: Code no notebook may hold: jars from Maven (offline classrooms) and paths of one machine.
+FORBIDDEN = [
+    (
+        re.compile(r"spark\.jars\.packages|--packages"),
+        "baixa jars do Maven (a sala não tem internet)",
+    ),
+    (
+        re.compile(r"(?<![\w.])(/tmp/|/root/|/home/\w+|/Users/\w+|[A-Z]:\\\\)"),
+        "caminho desta máquina",
+    ),
+]
 
-    script = ROOT.parent / "shared" / "check" / "conformance"
-    if not script.exists():
-        import pytest
 
-        pytest.skip(f"{script} não existe nesta máquina (só no ambiente do curso)")
-    done = subprocess.run([sys.executable, str(script), str(ROOT)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout
+def _course_notebooks() -> list[Path]:
+    return sorted(p for d in NOTEBOOK_DIRS for p in (ROOT / d).glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", _course_notebooks(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_notebook_follows_the_course_conventions(path):
+    """What every lesson, exercise and solution meets (DESIGN.md, "Conventions in notebooks")."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    problems = []
+    if nb.nbformat != 4:
+        problems.append(f"nbformat {nb.nbformat}, esperado 4")
+    if (
+        not nb.cells
+        or nb.cells[0].cell_type != "markdown"
+        or not nb.cells[0].source.startswith("# ")
+    ):
+        problems.append("a primeira célula deve ser o título em markdown ('# ...')")
+    params = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(params) != 1:
+        problems.append(
+            f"precisa de exatamente uma célula 'parameters' (encontradas {len(params)})"
+        )
+    elif not all(re.search(rf"^{n}\s*=", params[0].source, re.M) for n in ("SCALE", "SEED")):
+        problems.append("a célula 'parameters' deve definir SCALE e SEED")
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    if not code or "spark.stop()" not in code[-1].source:
+        problems.append("a última célula de código deve ser spark.stop()")
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and cell.get("outputs"):
+            if "keep_output" not in cell.get("metadata", {}).get("tags", []):
+                problems.append(f"célula {index}: tem saídas (limpe-as ou use a tag keep_output)")
+        if cell.cell_type in ("code", "raw"):
+            for pattern, why in FORBIDDEN:
+                if match := pattern.search(cell.source):
+                    problems.append(f"célula {index}: '{match.group(0)}' ({why})")
+    if nb.metadata.get("kernelspec", {}).get("name") != "python3":
+        problems.append("kernelspec deve ser python3")
+    if path.parent.name == "exercises" and any(
+        re.search(r"BEGIN SOLUTION|END SOLUTION|HIDDEN TESTS", c.source) for c in nb.cells
+    ):
+        problems.append("a versão do aluno ainda tem marcadores de solução")
+    assert not problems, f"{path.relative_to(ROOT)}: " + "; ".join(problems)
+
+
+def test_conventions_cover_every_notebook_folder():
+    assert {p.parent.name for p in _course_notebooks()} == set(NOTEBOOK_DIRS)

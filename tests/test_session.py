@@ -161,3 +161,23 @@ def test_unreachable_spark_connect_fails_fast(monkeypatch):
     monkeypatch.setenv("SPARK_REMOTE", f"sc://127.0.0.1:{port}")
     with pytest.raises(SparkStartError, match="make connect-up"):
         get_spark("no-server")
+
+
+def test_path_without_java_hides_the_jdk_tools_not_folders_by_name(tmp_path, monkeypatch):
+    """A folder whose name holds "java" keeps its tools; a JDK's bin/ loses all of them."""
+    import shutil
+
+    from helpers import path_without_java
+
+    home_bin = tmp_path / "javier" / "nojava-bin"
+    jdk_bin = tmp_path / "jvm" / "jdk-99" / "bin"
+    for folder in (home_bin, jdk_bin):
+        folder.mkdir(parents=True)
+    (home_bin / "bash").symlink_to(shutil.which("bash"))
+    for tool in ("java", "jfr"):
+        (jdk_bin / tool).write_text("#!/bin/sh\n")
+        (jdk_bin / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", os.pathsep.join([str(home_bin), str(jdk_bin)]))
+    hidden = path_without_java(tmp_path / "out")
+    assert shutil.which("bash", path=hidden) is not None
+    assert shutil.which("java", path=hidden) is None and shutil.which("jfr", path=hidden) is None
