@@ -185,6 +185,12 @@ def _is_cell(item) -> bool:
     return type(item).__name__ == "IPyNbCell"
 
 
+def pytest_itemcollected(item):
+    """Every notebook cell carries the ``notebooks`` marker (``-m "not notebooks"`` skips them)."""
+    if _is_cell(item):
+        item.add_marker(pytest.mark.notebooks)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     """After a cell fails, the rest of that notebook is reported as skipped, not as noise."""

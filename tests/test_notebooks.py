@@ -61,6 +61,18 @@ def _params():
     return cell
 
 
+def _outcomes(report: Path) -> dict[str, str]:
+    """``{test id: "passed" | "failed" | "skipped" | "error"}`` from a JUnit XML report, in order."""
+    import xml.etree.ElementTree as ET
+
+    found = {}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        kinds = [child.tag for child in case if child.tag in ("failure", "error", "skipped")]
+        outcome = {"failure": "failed"}.get(kinds[0], kinds[0]) if kinds else "passed"
+        found[f"{case.get('classname')}::{case.get('name')}"] = outcome
+    return found
+
+
 def test_runner_reports_notebook_cell_and_error(tmp_path):
     code = nbformat.v4.new_code_cell
     _write(
@@ -100,6 +112,7 @@ def test_runner_reports_notebook_cell_and_error(tmp_path):
             str(tmp_path / "pyproject.toml"),
             str(tmp_path / "build" / "nbrun"),
             str(ROOT / "tests" / "test_notebooks.py::test_notebook_has_a_usable_parameters_cell"),
+            f"--junitxml={tmp_path / 'report.xml'}",
         ],
         env=env | {"PYTHONPATH": str(ROOT / "tests")},
         cwd=tmp_path,
@@ -113,6 +126,29 @@ def test_runner_reports_notebook_cell_and_error(tmp_path):
     assert "broken.ipynb::Cell 4" in out and "ZeroDivisionError" in out
     assert "silent.ipynb" in out and "não registrou nenhum resultado" in out
     assert "noparams.ipynb" in out and "parameters" in out
-    assert "3 failed, 16 passed, 2 skipped" in out  # the cells after a failure are skipped
+    report = _outcomes(tmp_path / "report.xml")
+    params = {k: v for k, v in report.items() if "usable_parameters_cell" in k}
+    outcomes = {k: v for k, v in report.items() if k not in params}  # the notebooks' cells
+    broken = [v for k, v in outcomes.items() if "broken.ipynb" in k]
+    # setup, injected parameters, parameters, record: passed; 1 / 0 fails; the rest is skipped
+    assert broken == ["passed"] * 4 + ["failed", "skipped", "skipped"], broken
+    silent = [v for k, v in outcomes.items() if "silent.ipynb" in k]
+    assert silent == ["passed"] * 4 + ["failed"], silent  # the injected "recorded nothing" check
+    good = [v for k, v in outcomes.items() if "good.ipynb" in k]
+    assert good and set(good) == {"passed"}, good
+    assert [v for k, v in params.items() if "noparams" in k] == ["failed"], params
+    assert {v for k, v in params.items() if "noparams" not in k} == {"passed"}, params
     assert (tmp_path / "build" / "executed" / "notebooks" / "good.ipynb").exists()
     assert '"scale_seen": "ci"' in (tmp_path / "build" / "results" / "good.json").read_text()
+    # every notebook cell is marked `notebooks`: deselecting the marker leaves none of them
+    only = subprocess.run(
+        [*done.args[:-1], "--collect-only", "-m", "not notebooks"],
+        env=env | {"PYTHONPATH": str(ROOT / "tests")},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "usable_parameters_cell" in only.stdout and ".ipynb::Cell" not in only.stdout, (
+        only.stdout
+    )
