@@ -32,9 +32,10 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from coursekit.net import LOCALHOST
+
 KERNEL_EXTENSION = "sparkmonitor.kernelextension"
 LISTENER_CLASS = "sparkmonitor.listener.JupyterSparkMonitorListener"
-LOCALHOST = "127.0.0.1"
 DEFAULT_URL = "/lab/tree/notebooks"
 #: Set to "0" to turn the live progress display off (``COURSEKIT_SPARKMONITOR=0 make lab``).
 ENV_SWITCH = "COURSEKIT_SPARKMONITOR"

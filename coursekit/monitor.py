@@ -46,6 +46,8 @@ from typing import Any
 
 import pandas as pd
 
+from coursekit.session import is_connect
+
 API = "/api/v1"
 
 #: Columns kept (in this order, when present) for each endpoint; the REST names are
@@ -100,10 +102,6 @@ class MonitorError(RuntimeError):
 # --- where the UI is ------------------------------------------------------------------
 
 
-def _is_connect(spark: Any) -> bool:
-    return type(spark).__module__.startswith("pyspark.sql.connect")
-
-
 def _is_url(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(("http://", "https://"))
 
@@ -112,8 +110,9 @@ def rest_url(spark: Any) -> str | None:
     """The UI address of ``spark``, or ``None`` when it is not known.
 
     Classic mode: ``spark.sparkContext.uiWebUrl`` (``None`` when the UI is off).
-    Spark Connect: the UI of the server started by ``python -m coursekit.cluster
-    connect-up`` when ``SPARK_REMOTE`` points at it, else ``None``.
+    Spark Connect: the server's own ``spark.ui.port`` (the servers the course starts set it)
+    on the host of ``SPARK_REMOTE``, else ``None``; pass the address to :func:`rest` yourself
+    for another server.
 
     Parameters
     ----------
@@ -125,7 +124,7 @@ def rest_url(spark: Any) -> str | None:
     str or None
         For example ``"http://127.0.0.1:4040"``.
     """
-    if not _is_connect(spark):
+    if not is_connect(spark):
         try:
             return spark.sparkContext.uiWebUrl
         except Exception:  # a stopped context
@@ -133,15 +132,11 @@ def rest_url(spark: Any) -> str | None:
     import os
 
     try:
-        from coursekit.cluster import connect_info
-
-        info = connect_info()
-    except Exception:
+        port = spark.conf.get("spark.ui.port", None)
+    except Exception:  # a server that does not say
         return None
-    remote = os.environ.get("SPARK_REMOTE", "")
-    if info is not None and remote.rstrip("/").startswith(info.remote_url):
-        return info.ui_url
-    return None
+    host = urllib.parse.urlparse(os.environ.get("SPARK_REMOTE", "")).hostname
+    return f"http://{host}:{int(port)}" if host and port else None
 
 
 # --- REST client ----------------------------------------------------------------------
@@ -467,9 +462,9 @@ def rest(source: Any, app_id: str | None = None, *, timeout: float = 30.0) -> Sp
     url = rest_url(source)
     if url is None:
         raise MonitorError(
-            CONNECT_MESSAGE if _is_connect(source) else NO_UI_MESSAGE.format(source=source)
+            CONNECT_MESSAGE if is_connect(source) else NO_UI_MESSAGE.format(source=source)
         )
-    if app_id is None and not _is_connect(source):
+    if app_id is None and not is_connect(source):
         app_id = source.sparkContext.applicationId
     return SparkREST(url, app_id, timeout=timeout)
 
@@ -478,7 +473,7 @@ def rest(source: Any, app_id: str | None = None, *, timeout: float = 30.0) -> Sp
 
 
 def _tracker(spark: Any):
-    if _is_connect(spark):
+    if is_connect(spark):
         raise MonitorError(CONNECT_MESSAGE)
     return spark.sparkContext.statusTracker()
 

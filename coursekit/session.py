@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -26,9 +25,9 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from coursekit.java import JavaInfo, find_java
+from coursekit.net import LOCALHOST, port_open, tail
 
 LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
-LOCALHOST = "127.0.0.1"
 
 #: The Java found for the last session started in classic mode (for doctor/monitor).
 last_java: JavaInfo | None = None
@@ -177,26 +176,16 @@ def _jvm_output_to(path: Path) -> Iterator[None]:
             os.close(fd)
 
 
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
 def _check_port(url: str) -> None:
     parsed = urlparse(url)
     host, port = parsed.hostname or LOCALHOST, parsed.port or 15002
     if host in ("local",) or url.startswith("local"):
         return
-    try:
-        with socket.create_connection((host, port), timeout=3):
-            return
-    except OSError as exc:
+    if not port_open(port, host, timeout=3):
         raise SparkStartError(
-            f"Servidor Spark Connect não responde em {host}:{port} (SPARK_REMOTE={url}): {exc}.\n"
+            f"Servidor Spark Connect não responde em {host}:{port} (SPARK_REMOTE={url}).\n"
             "Inicie um com `make connect-up`, ou remova SPARK_REMOTE para usar o Spark local."
-        ) from None
+        )
 
 
 def _connect_session(app_name: str, conf: Mapping[str, str]):
@@ -280,7 +269,7 @@ def get_spark(app_name: str = "coursekit", conf: Mapping[str, str] | None = None
         raise SparkStartError(
             f"O Spark não iniciou (Spark failed to start): {type(exc).__name__}: {str(exc)[:300]}\n"
             f"Java usado: {java.executable} ({java.version_text}, via {java.source}).\n"
-            f"Últimas linhas do log ({log_file}):\n{_tail(log_file)}\n"
+            f"Últimas linhas do log ({log_file}):\n{tail(log_file, 15)}\n"
             "Rode `python -m coursekit doctor` para um diagnóstico."
         ) from None
     spark.sparkContext.setLogLevel("ERROR")

@@ -16,9 +16,12 @@ matplotlib.use("Agg")
 
 MODULES = [
     "coursekit.bench",
+    "coursekit.cluster.__main__",
+    "coursekit.cluster.daemons",
     "coursekit.constants",
     "coursekit.handouts",
     "coursekit.java",
+    "coursekit.net",
     "coursekit.results",
     "coursekit.datasets._lookups",
     "coursekit.grading",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import socket
 
 import matplotlib
 import pandas as pd
@@ -19,6 +18,7 @@ import pytest
 from helpers import run_python
 
 from coursekit import monitor
+from coursekit.net import free_port
 
 matplotlib.use("Agg")
 pytestmark = pytest.mark.spark
@@ -70,12 +70,6 @@ print(json.dumps({"ok": True}))
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def rest_tables(tmp_path_factory):
     """What coursekit.monitor read from a live UI-enabled application (run once per module)."""
@@ -84,7 +78,7 @@ def rest_tables(tmp_path_factory):
     script = out / "app.py"
     script.write_text(REST_APP)
     done = run_python(
-        f"import sys, runpy; sys.argv = [{str(script)!r}, {str(out)!r}, '{_free_port()}']; "
+        f"import sys, runpy; sys.argv = [{str(script)!r}, {str(out)!r}, '{free_port()}']; "
         f"runpy.run_path({str(script)!r}, run_name='__main__')",
         env,
         timeout=600,
@@ -232,7 +226,7 @@ def test_bad_url_and_status():
 
 
 def test_unreachable_ui_says_how_to_fix():
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     api = monitor.SparkREST(f"http://127.0.0.1:{port}", app_id="local-1", timeout=5)
     with pytest.raises(monitor.MonitorError, match="uiWebUrl"):
         api.jobs()

@@ -62,7 +62,7 @@ from coursekit.grading.sandbox import (
     kill_all,
     run,
 )
-from coursekit.session import LOCALHOST
+from coursekit.net import LOCALHOST
 
 #: Seconds beyond the notebook's own limit for kernel and Spark start-up inside the sandbox.
 GRACE_SECONDS = 60

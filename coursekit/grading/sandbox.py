@@ -42,7 +42,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from coursekit.session import LOCALHOST
+from coursekit.net import LOCALHOST
 
 INSIDE = "/grading"
 #: Where the datasets generated for the run (read-only) appear inside the sandbox.
