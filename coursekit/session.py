@@ -136,7 +136,7 @@ def default_conf(app_name: str) -> dict[str, str]:
     return conf
 
 
-# --- sparkmonitor hook (issue 9; logic lives in coursekit.lab) -----------------------
+# --- sparkmonitor hook (the wiring lives in coursekit.progress) ----------------------
 def _monitor_conf() -> dict[str, str]:
     """Listener settings for sparkmonitor's live progress, or ``{}``.
 
@@ -144,7 +144,7 @@ def _monitor_conf() -> dict[str, str]:
     frontend is listening; papermill, tests and consoles get ``{}``.
     """
     try:
-        from coursekit.lab import sparkmonitor_conf
+        from coursekit.progress import sparkmonitor_conf
 
         return sparkmonitor_conf()
     except Exception:  # never let the progress display stop a session from starting

@@ -22,6 +22,7 @@ MODULES = [
     "coursekit.handouts",
     "coursekit.java",
     "coursekit.net",
+    "coursekit.progress",
     "coursekit.results",
     "coursekit.datasets._lookups",
     "coursekit.grading",

@@ -17,7 +17,7 @@ import pytest
 from jupyter_client.manager import start_new_kernel
 from labserver import ROOT, running_lab
 
-from coursekit import lab
+from coursekit import lab, progress
 
 PROBE = (
     "import sys\n"
@@ -63,7 +63,7 @@ def test_lab_env_scopes_sparkmonitor_to_this_environment(tmp_path):
     ipython_dir = Path(env["IPYTHONDIR"])
     assert ipython_dir.is_relative_to(sys.prefix), "never the user's ~/.ipython"
     config = (ipython_dir / "profile_default" / "ipython_kernel_config.py").read_text()
-    assert "extensions = ['coursekit.lab']" in config  # loads sparkmonitor's kernel extension
+    assert "extensions = ['coursekit.progress']" in config  # loads sparkmonitor's kernel extension
     assert env["SPARK_LOCAL_IP"] == "127.0.0.1"
     assert not (tmp_path / ".ipython").exists()
     config_dir = Path(env["JUPYTER_CONFIG_PATH"].split(os.pathsep)[0])
@@ -80,7 +80,7 @@ def test_listener_jar_ships_in_the_wheel():
     import pyspark
     import sparkmonitor
 
-    jar = lab._listener_jar()
+    jar = progress._listener_jar()
     assert jar is not None and jar.is_file()
     assert jar.parent == Path(sparkmonitor.__file__).resolve().parent
     assert jar.name.startswith(f"listener_spark{pyspark.__version__.split('.')[0]}_")
