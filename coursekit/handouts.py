@@ -28,7 +28,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-SCALES = ("ci", "aula", "grande")
+from coursekit.constants import SCALES
+
 #: Instructor callout in lesson markdown: where to pause and what to show in the Spark UI.
 PAUSE_MARK = "> **Pausa do instrutor —**"
 #: Words that say what to open in the Spark UI (the tab names, or the UI itself).

@@ -29,8 +29,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-#: Scales understood by the platform (same names as the course's datasets).
-SCALES: tuple[str, ...] = ("ci", "aula", "grande")
+from coursekit.constants import SCALES
 
 #: Hyper-parameter grid per scale: (numTrees values, maxDepth values).
 GRIDS: dict[str, dict[str, list[int]]] = {

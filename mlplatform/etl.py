@@ -28,44 +28,15 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
+from coursekit.datasets import schema_of
+from coursekit.datasets.transactions import CHANNELS
 from mlplatform.config import PlatformConfig, write_report
 
-#: Columns of a transaction, in file order (the course's ``transactions`` dataset).
-COLUMNS: tuple[str, ...] = (
-    "transaction_id",
-    "customer_id",
-    "timestamp",
-    "amount",
-    "merchant_category",
-    "channel",
-    "city",
-    "state",
-    "hour",
-    "day_of_week",
-    "distance_from_home_km",
-    "avg_amount_30d",
-    "n_tx_24h",
-    "is_fraud",
-)
-#: Spark SQL type of each column once validated.
-TYPES: dict[str, str] = {
-    "transaction_id": "bigint",
-    "customer_id": "bigint",
-    "timestamp": "timestamp",
-    "amount": "double",
-    "merchant_category": "string",
-    "channel": "string",
-    "city": "string",
-    "state": "string",
-    "hour": "int",
-    "day_of_week": "int",
-    "distance_from_home_km": "double",
-    "avg_amount_30d": "double",
-    "n_tx_24h": "int",
-    "is_fraud": "int",
-}
+#: Spark SQL type of each column once validated: the course's ``transactions`` dataset.
+TYPES: dict[str, str] = schema_of("transactions")
+#: Columns of a transaction, in file order.
+COLUMNS: tuple[str, ...] = tuple(TYPES)
 TIMESTAMP_FORMAT = "yyyy-MM-dd HH:mm:ss"
-CHANNELS = ("presencial", "app", "online")
 CORRUPT = "_corrupt_record"
 
 #: Every column as text: how the raw files are read (nothing is parsed yet).
