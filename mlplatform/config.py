@@ -131,6 +131,11 @@ class PlatformConfig:
         return self.root / "serving"
 
     @property
+    def scored(self) -> Path:
+        """Scores written by the stream (``serve``) and read by the monitor."""
+        return self.serving / "scored"
+
+    @property
     def monitoring(self) -> Path:
         return self.root / "monitoring"
 

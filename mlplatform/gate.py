@@ -26,7 +26,8 @@ from pyspark.sql import SparkSession
 
 from mlplatform import features
 from mlplatform.config import PlatformConfig, read_report
-from mlplatform.train import evaluator, load_split, mlflow_setup
+from mlplatform.tracking import load_version, mlflow_setup, with_score
+from mlplatform.train import evaluator, load_split
 
 
 @dataclass
@@ -128,7 +129,6 @@ def decide(
 
 def holdout_auc(spark: SparkSession, cfg: PlatformConfig, version: str) -> float:
     """AUC of a registered model version on the current holdout."""
-    from mlplatform.train import load_version, with_score
 
     model = load_version(cfg, version)
     return evaluator().evaluate(with_score(model.transform(load_split(spark, cfg, "holdout"))))

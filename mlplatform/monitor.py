@@ -28,21 +28,22 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from mlplatform.config import PlatformConfig
-
-MONITORED_NUMERIC: tuple[str, ...] = (
-    "amount",
-    "distance_from_home_km",
-    "hour",
-    "n_tx_24h",
-    "avg_amount_30d",
+from mlplatform.tracking import (  # noqa: F401 (bin_counts, bin_vector...: the step's API)
+    MONITORED_CATEGORICAL,
+    MONITORED_NUMERIC,
+    SCORE,
+    bin_column,
+    bin_counts,
+    bin_vector,
+    build_reference,
+    n_bins,
+    reference_for,
 )
-MONITORED_CATEGORICAL: tuple[str, ...] = ("channel", "merchant_category")
-SCORE = "p_fraud"
-OTHER = "__outra__"
+
 EPS = 1e-4
 
 
@@ -77,73 +78,6 @@ def psi(expected: Sequence[float], actual: Sequence[float], eps: float = EPS) ->
     return float(np.sum((a - e) * np.log(a / e)))
 
 
-# --------------------------------------------------------------------------- bins
-def bin_column(column: str, spec: dict) -> Column:
-    """The bin index of ``column`` under ``spec`` (numeric edges or categories)."""
-    c = F.col(column)
-    if spec["kind"] == "numeric":
-        index = F.lit(0)
-        for edge in spec["edges"]:
-            index = index + (c >= F.lit(edge)).cast("int")
-        return F.coalesce(index, F.lit(len(spec["edges"]) + 1))  # NULL: a bin of its own
-    known = F.array(*[F.lit(v) for v in spec["categories"]])
-    position = F.array_position(known, c).cast("int")  # 1-based, 0 when absent
-    return F.when(position > 0, position - 1).otherwise(len(spec["categories"]))
-
-
-def n_bins(spec: dict) -> int:
-    """Bins of a spec, including the NULL / unseen-category bin."""
-    if spec["kind"] == "numeric":
-        return len(spec["edges"]) + 2
-    return len(spec["categories"]) + 1
-
-
-def bin_counts(df: DataFrame, specs: dict[str, dict], by: str | None = None) -> pd.DataFrame:
-    """Counts per (group, column, bin) in ONE Spark aggregation; small pandas result."""
-    pairs = F.explode(
-        F.array(
-            *[
-                F.struct(F.lit(c).alias("column"), bin_column(c, s).alias("bin"))
-                for c, s in specs.items()
-            ]
-        )
-    ).alias("p")
-    keys = [by] if by else []
-    long = df.select(*keys, pairs).select(*keys, "p.column", "p.bin")
-    return long.groupBy(*keys, "column", "bin").count().toPandas()
-
-
-def bin_vector(counts: pd.DataFrame, spec: dict) -> np.ndarray:
-    """Counts per bin (a dense vector) from the rows of ``bin_counts`` of one column."""
-    v = np.zeros(n_bins(spec))
-    for b, n in zip(counts["bin"], counts["count"], strict=True):
-        v[int(b)] += n
-    return v
-
-
-def build_reference(train_df: DataFrame, scored_holdout: DataFrame, cfg: PlatformConfig) -> dict:
-    """Bins and expected proportions of every monitored column (saved with the model)."""
-    probs = [i / cfg.psi_bins for i in range(1, cfg.psi_bins)]
-    specs: dict[str, dict] = {}
-    quantiles = train_df.approxQuantile(list(MONITORED_NUMERIC), probs, 0.001)
-    for column, qs in zip(MONITORED_NUMERIC, quantiles, strict=True):
-        specs[column] = {"kind": "numeric", "edges": sorted(set(qs))}
-    for column in MONITORED_CATEGORICAL:
-        values = [r[0] for r in train_df.select(column).distinct().orderBy(column).collect()]
-        specs[column] = {"kind": "categorical", "categories": values}
-    score_edges = scored_holdout.approxQuantile(SCORE, probs, 0.001)
-    score_spec = {"kind": "numeric", "edges": sorted(set(score_edges))}
-
-    counts = bin_counts(train_df, specs)
-    score_counts = bin_counts(scored_holdout, {SCORE: score_spec})
-    for column, spec in specs.items():
-        v = bin_vector(counts[counts["column"] == column], spec)
-        spec["expected"] = (v / v.sum()).tolist()
-    v = bin_vector(score_counts, score_spec)
-    score_spec["expected"] = (v / v.sum()).tolist()
-    return {"columns": specs, "score": score_spec, "threshold": cfg.psi_threshold}
-
-
 def drift_by_window(df: DataFrame, reference: dict, by: str = "batch_id") -> pd.DataFrame:
     """PSI of every monitored column and of the score, one row per window."""
     specs = {**reference["columns"], SCORE: reference["score"]}
@@ -160,17 +94,6 @@ def drift_by_window(df: DataFrame, reference: dict, by: str = "batch_id") -> pd.
 
 
 # --------------------------------------------------------------------------- the step
-def reference_for(cfg: PlatformConfig, model_version: str) -> dict:
-    """The reference profile logged with a registered model version."""
-    import mlflow
-
-    from mlplatform.train import mlflow_setup
-
-    client = mlflow_setup(cfg)
-    run_id = client.get_model_version(cfg.model_name, str(model_version)).run_id
-    return mlflow.artifacts.load_dict(f"runs:/{run_id}/monitoring/reference.json")
-
-
 def read_throughput(cfg: PlatformConfig) -> pd.DataFrame:
     """Per-batch metrics written by the stream (last record wins for a replayed batch)."""
     path = cfg.monitoring / "throughput.jsonl"
@@ -191,9 +114,7 @@ def run_monitor(spark: SparkSession, cfg: PlatformConfig) -> pd.DataFrame:
         ``batch_id``, ``traffic``, throughput and latency, score statistics,
         ``psi_<column>``, ``psi_max``, ``drift_alert`` and ``drift_columns``.
     """
-    from mlplatform.serve import stream_output
-
-    scored = spark.read.parquet(str(stream_output(cfg)))
+    scored = spark.read.parquet(str(cfg.scored))
     throughput = read_throughput(cfg)
     versions = [r[0] for r in scored.select("model_version").distinct().collect()]
     tables = []

@@ -40,8 +40,8 @@ from pyspark.sql.types import (
 )
 
 from mlplatform import features
-from mlplatform.config import PlatformConfig, write_report
-from mlplatform.train import load_version, mlflow_setup, with_score
+from mlplatform.config import PlatformConfig, read_report, write_report
+from mlplatform.tracking import load_version, mlflow_setup, with_score
 
 #: Schema of the incoming transactions (no label: fraud is known only weeks later).
 STREAM_SCHEMA = StructType(
@@ -67,14 +67,17 @@ KEPT = ("transaction_id", "customer_id", "timestamp", "amount", "merchant_catego
 
 
 def incoming(cfg: PlatformConfig) -> Path:
+    """Folder the stream reads new transaction files from."""
     return cfg.serving / "incoming"
 
 
 def stream_output(cfg: PlatformConfig) -> Path:
-    return cfg.serving / "scored"
+    """Folder of the stream's scores (``cfg.scored``, where the monitor reads them)."""
+    return cfg.scored
 
 
 def checkpoint(cfg: PlatformConfig) -> Path:
+    """The stream's checkpoint (exactly-once bookkeeping)."""
     return cfg.serving / "checkpoint"
 
 
@@ -143,7 +146,6 @@ def score_batch(
 
 def score_recent_lake(spark: SparkSession, cfg: PlatformConfig) -> dict:
     """The batch job of the CLI: score the lake's transactions from the holdout period on."""
-    from mlplatform.config import read_report
 
     cutoff = read_report(cfg, "train")["cutoff"]
     recent = spark.read.parquet(str(cfg.lake)).filter(

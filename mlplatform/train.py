@@ -17,20 +17,26 @@ registry, artifacts go to ``cfg.artifacts``.
 
 from __future__ import annotations
 
-import logging
 import time
 
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.classification import RandomForestClassifier
 from pyspark.ml.evaluation import BinaryClassificationEvaluator
 from pyspark.ml.feature import SQLTransformer, StringIndexer, VectorAssembler
-from pyspark.ml.functions import vector_to_array
 from pyspark.ml.tuning import ParamGridBuilder, TrainValidationSplit
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from mlplatform import features
 from mlplatform.config import PlatformConfig, read_report, write_report
+from mlplatform.tracking import (  # noqa: F401 (mlflow_setup, register: the step's API)
+    build_reference,
+    load_version,
+    mlflow_setup,
+    quiet_mlflow,
+    register,
+    with_score,
+)
 
 LABEL = "is_fraud"
 CATEGORICAL: tuple[str, ...] = ("merchant_category", "channel")
@@ -53,27 +59,6 @@ DERIVED_COLUMNS: tuple[str, ...] = ("amount_ratio", "amount_vs_history")
 MODEL_REQUIREMENTS = ["pyspark==4.3.*"]
 
 
-def quiet_mlflow() -> None:
-    """Keep MLflow's and alembic's INFO lines out of notebook cells."""
-    for name in ("mlflow", "alembic"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def mlflow_setup(cfg: PlatformConfig):
-    """Point MLflow at the project's SQLite store and experiment; return an MlflowClient."""
-    import mlflow
-
-    quiet_mlflow()
-    cfg.root.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(cfg.tracking_uri)
-    mlflow.set_registry_uri(cfg.tracking_uri)
-    if mlflow.get_experiment_by_name(cfg.experiment) is None:
-        cfg.artifacts.mkdir(parents=True, exist_ok=True)
-        mlflow.create_experiment(cfg.experiment, artifact_location=cfg.artifacts.resolve().as_uri())
-    mlflow.set_experiment(cfg.experiment)
-    return mlflow.MlflowClient()
-
-
 def build_pipeline(cfg: PlatformConfig) -> tuple[Pipeline, RandomForestClassifier]:
     """The model: derived columns, indexed categories, one vector, a random forest."""
     derive = SQLTransformer(statement=DERIVED)
@@ -93,11 +78,6 @@ def build_pipeline(cfg: PlatformConfig) -> tuple[Pipeline, RandomForestClassifie
 def evaluator(metric: str = "areaUnderROC") -> BinaryClassificationEvaluator:
     # labelCol must be named: the default "label" does not exist here (see the Errata)
     return BinaryClassificationEvaluator(labelCol=LABEL, metricName=metric)
-
-
-def with_score(predictions: DataFrame) -> DataFrame:
-    """Add ``p_fraud``: the probability of class 1 as a plain double."""
-    return predictions.withColumn("p_fraud", vector_to_array("probability")[1])
 
 
 def split_by_time(df: DataFrame, holdout_fraction: float) -> tuple[DataFrame, DataFrame, str]:
@@ -147,8 +127,6 @@ def train(spark: SparkSession, cfg: PlatformConfig, *, run_name: str = "train") 
     """
     import mlflow
     import mlflow.spark
-
-    from mlplatform import monitor
 
     client = mlflow_setup(cfg)
     data = build_datasets(spark, cfg)
@@ -212,7 +190,7 @@ def train(spark: SparkSession, cfg: PlatformConfig, *, run_name: str = "train") 
                 "leakage_violations": data["leakage_violations"],
             }
         )
-        reference = monitor.build_reference(train_df, scored, cfg)
+        reference = build_reference(train_df, scored, cfg)
         mlflow.log_dict(reference, "monitoring/reference.json")
         info = mlflow.spark.log_model(
             model, artifact_path="model", pip_requirements=MODEL_REQUIREMENTS
@@ -234,40 +212,6 @@ def train(spark: SparkSession, cfg: PlatformConfig, *, run_name: str = "train") 
     }
     write_report(cfg, "train", report)
     return report
-
-
-def register(client, cfg: PlatformConfig, run_id: str, model_uri: str) -> str:
-    """Add the logged model as a new version of ``cfg.model_name`` (alias ``candidate``)."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        client.get_registered_model(cfg.model_name)
-    except MlflowException:
-        client.create_registered_model(
-            cfg.model_name, description="Detecção de fraude (plataforma de referência da Aula 10)"
-        )
-    mv = client.create_model_version(cfg.model_name, source=model_uri, run_id=run_id)
-    client.set_registered_model_alias(cfg.model_name, "candidate", mv.version)
-    return str(mv.version)
-
-
-_LOADED: dict[tuple, PipelineModel] = {}
-
-
-def load_version(cfg: PlatformConfig, version: str) -> PipelineModel:
-    """Load a registered model version (kept in memory: a registry version never changes)."""
-    import mlflow.spark
-    from pyspark import SparkContext
-
-    # a new SparkContext (after spark.stop()) cannot use models loaded by the old one
-    key = (id(SparkContext._active_spark_context), cfg.tracking_uri, cfg.model_name, str(version))
-    if key not in _LOADED:
-        mlflow_setup(cfg)
-        tmp = cfg.root / "tmp"
-        tmp.mkdir(parents=True, exist_ok=True)
-        uri = f"models:/{cfg.model_name}/{version}"
-        _LOADED[key] = mlflow.spark.load_model(uri, dfs_tmpdir=str(tmp))
-    return _LOADED[key]
 
 
 def last_training(cfg: PlatformConfig) -> dict:
