@@ -5,6 +5,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# the course's one command (coursekit/cli.py, installed by pyproject [project.scripts])
+AULA10 := $(VENV)/bin/aula10
 STAMP := $(VENV)/.coursekit-installed
 BUILD := build
 PORT ?= 8888
@@ -42,11 +44,11 @@ java: $(STAMP)
 	@$(PY) -m coursekit.java ensure
 
 doctor: setup
-	$(PY) -m coursekit doctor
+	$(AULA10) doctor
 
 lab: setup
 	@echo "Abrindo o JupyterLab em http://127.0.0.1:$(PORT)/lab (copie a URL com o token abaixo)"
-	$(PY) -m coursekit.lab --port=$(PORT) --root=$(CURDIR)
+	$(AULA10) lab --port=$(PORT) --root=$(CURDIR)
 
 # The suite is CPU-bound (two lessons side by side leave the 2 cores 2% idle) and most of its
 # JVMs live a minute or two on small data: C1-only JIT spends far less CPU compiling (lessons 02
@@ -62,26 +64,26 @@ test: setup
 	COURSEKIT_JAVA_OPTS="$(TEST_JAVA_OPTS)" $(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=25 $(PYTEST_ARGS)
 
 lint: setup
-	$(PY) -m ruff check coursekit mlplatform tests notebooks solutions
-	$(PY) -m ruff format --check coursekit mlplatform tests notebooks solutions
+	$(PY) -m ruff check coursekit mlplatform tests tools notebooks solutions
+	$(PY) -m ruff format --check coursekit mlplatform tests tools notebooks solutions
 
 format: setup
-	$(PY) -m ruff format coursekit mlplatform tests notebooks solutions
-	$(PY) -m ruff check --fix coursekit mlplatform tests notebooks solutions
+	$(PY) -m ruff format coursekit mlplatform tests tools notebooks solutions
+	$(PY) -m ruff check --fix coursekit mlplatform tests tools notebooks solutions
 
 # Student versions exercises/ regenerated from solutions/ (nbgrader generate_assignment).
 exercises: setup
-	$(PY) -m coursekit.grading.exercises
+	$(AULA10) exercises
 
 # Grade SUBMISSIONS/<student>/<exercise>.ipynb (a folder or a .zip) at SCALE="ci" into GRADES,
 # each submission in its own sandbox. GRADE_ARGS: e.g. --jobs 3, --no-sandbox, --all-cells.
 GRADE_ARGS ?=
 grade: need-submissions setup
-	$(PY) -m coursekit.grading "$(SUBMISSIONS)" --grades "$(GRADES)" --solutions solutions --data data $(GRADE_ARGS)
+	$(AULA10) grade "$(SUBMISSIONS)" --grades "$(GRADES)" --solutions solutions --data data $(GRADE_ARGS)
 
 # What students get: build/release/aula10/ and build/release/aula10.zip (no solutions, no grader cells).
 release: setup
-	$(PY) -m coursekit.grading.release --root . --out $(BUILD)/release
+	$(AULA10) release --root . --out $(BUILD)/release
 
 .PHONY: need-submissions
 need-submissions:
@@ -93,31 +95,31 @@ need-submissions:
 # Handouts: every lesson executed with papermill at SCALE=aula (build/html-work/) and
 # exported to self-contained HTML with its plots (build/html/). `make html SCALE=ci` is quicker.
 html: setup
-	$(PY) -m coursekit.handouts --scale=$(or $(SCALE),aula)
+	$(AULA10) html --scale=$(or $(SCALE),aula)
 
-# Local daemons (coursekit/cluster.py): every listener on 127.0.0.1, state/logs under build/cluster/.
+# Local daemons (coursekit/cluster/): every listener on 127.0.0.1, state/logs under build/cluster/.
 cluster-up: setup
-	@$(PY) -m coursekit.cluster up
+	@$(AULA10) cluster up
 
 cluster-down:
-	@$(PY) -m coursekit.cluster down
+	@$(AULA10) cluster down
 
 connect-up: setup
-	@$(PY) -m coursekit.cluster connect-up
+	@$(AULA10) cluster connect-up
 
 connect-down:
-	@$(PY) -m coursekit.cluster connect-down
+	@$(AULA10) cluster connect-down
 
 history-up: setup
-	@$(PY) -m coursekit.cluster history-up
+	@$(AULA10) cluster history-up
 
 history-down:
-	@$(PY) -m coursekit.cluster history-down
+	@$(AULA10) cluster history-down
 
 # Generated output (also where lessons running in notebooks/, solutions/, exercises/ may leave it).
 # Never notebooks, data samples or submissions.
 GENERATED := $(BUILD) data/generated spark-warehouse metastore_db derby.log checkpoints models mlruns mlflow.db
 clean:
-	-@test -x $(PY) && $(PY) -m coursekit.cluster stop-all >/dev/null 2>&1; true
+	-@test -x $(AULA10) && $(AULA10) cluster stop-all >/dev/null 2>&1; true
 	rm -rf $(GENERATED) $(foreach d,notebooks solutions exercises,$(addprefix $(d)/,$(GENERATED)))
 	find . \( -path ./.venv -o -path ./.git \) -prune -o -name .ipynb_checkpoints -type d -prune -exec rm -rf {} +

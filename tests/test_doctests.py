@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 
 MODULES = [
     "coursekit.bench",
+    "coursekit.cli",
     "coursekit.cluster.__main__",
     "coursekit.cluster.daemons",
     "coursekit.constants",
@@ -26,7 +27,6 @@ MODULES = [
     "coursekit.results",
     "coursekit.datasets._lookups",
     "coursekit.grading",
-    "coursekit.grading.bench",
     "coursekit.grading.exercises",
     "coursekit.grading.report",
     "coursekit.grading.assemble",
@@ -50,9 +50,24 @@ MODULES = [
 ]
 
 
+#: Developer benchmarks in tools/ (scripts, not part of the installed package).
+TOOLS = ["cluster_bench", "grading_bench"]
+
+
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0, f"{name} has no examples: drop it from MODULES"
     assert result.failed == 0, f"{result.failed} example(s) of {name} failed (output above)"
+
+
+@pytest.mark.parametrize("name", TOOLS)
+def test_tools_docstring_examples(name, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "tools"))
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0, f"tools/{name}.py has no examples: drop it from TOOLS"
+    assert result.failed == 0, f"{result.failed} example(s) of tools/{name}.py failed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -84,6 +85,7 @@ def test_ruff_lint_and_format_are_clean():
             "notebooks",
             "solutions",
             "mlplatform",
+            "tools",
         )  # exercises/ is generated
         if (ROOT / p).exists()
     ]
@@ -162,3 +164,33 @@ def test_notebook_follows_the_course_conventions(path):
 
 def test_conventions_cover_every_notebook_folder():
     assert {p.parent.name for p in _course_notebooks()} == set(NOTEBOOK_DIRS)
+
+
+def test_console_command_aula10_runs_every_user_command():
+    """`aula10` (pyproject [project.scripts]) lists the commands users run and dispatches them."""
+    import subprocess
+    import sys
+
+    from coursekit.cli import COMMANDS
+
+    assert PYPROJECT["project"]["scripts"] == {"aula10": "coursekit.cli:main"}
+    assert set(COMMANDS) == {
+        "lab", "doctor", "datasets", "html", "cluster", "exercises", "grade", "release",
+    }  # fmt: skip
+    exe = Path(sys.executable).with_name("aula10")
+    assert exe.exists(), "aula10 not installed: run `make setup` (pip install -e .)"
+    listing = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60)
+    assert listing.returncode == 0 and all(name in listing.stdout for name in COMMANDS)
+    unknown = subprocess.run([exe, "nada"], capture_output=True, text=True, timeout=60)
+    assert unknown.returncode == 2 and "comando desconhecido" in unknown.stderr
+    status = subprocess.run(
+        [exe, "cluster", "status"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COURSEKIT_CLUSTER_DIR": str(ROOT / "build" / "cluster-cli-test")},
+    )
+    assert status.returncode == 0 and "cluster standalone: parado" in status.stdout, status
+    makefile = (ROOT / "Makefile").read_text()
+    for target in ("lab", "exercises", "grade", "release", "html", "cluster up"):
+        assert f"$(AULA10) {target}" in makefile, f"make does not call `aula10 {target}`"

@@ -10,6 +10,8 @@ Examples
 ['connect-down', 'connect-up', 'down']
 >>> parser().parse_args(["up", "--workers", "3"]).workers
 3
+>>> parser().parse_args(["connect", "--master", "local"]).master
+'local'
 """
 
 from __future__ import annotations
@@ -93,13 +95,20 @@ COMMANDS: dict[str, tuple[str, Callable]] = {
 }
 
 
+#: Short names: ``aula10 cluster connect`` = ``connect-up``, ``history`` = ``history-up``.
+ALIASES = {"connect": "connect-up", "history": "history-up"}
+
+
 def parser(prog: str = "python -m coursekit.cluster") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog,
         description="Cluster Spark local (standalone), Spark Connect e history server em 127.0.0.1.",
     )
     sub = p.add_subparsers(dest="command", required=True)
-    commands = {name: sub.add_parser(name, help=text) for name, (text, _) in COMMANDS.items()}
+    commands = {
+        name: sub.add_parser(name, help=text, aliases=[a for a, n in ALIASES.items() if n == name])
+        for name, (text, _) in COMMANDS.items()
+    }
     commands["up"].add_argument("--workers", type=int, default=2)
     commands["up"].add_argument("--cores", type=int, default=1)
     commands["up"].add_argument("--memory", default="2g")
@@ -120,7 +129,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m coursekit.cluster
     """Run one command; 0 on success, 1 with a pt-BR message on failure."""
     args = parser(prog).parse_args(argv)
     try:
-        COMMANDS[args.command][1](args, Paths.default())
+        COMMANDS[ALIASES.get(args.command, args.command)][1](args, Paths.default())
     except (ClusterError, ValueError) as exc:
         print(f"Erro: {exc}", file=sys.stderr)
         return 1

@@ -1,6 +1,6 @@
 """Benchmark the grader: N fabricated students x the available exercises.
 
-``python -m coursekit.grading.bench --students 30 --jobs 2`` builds a class in
+``python tools/grading_bench.py --students 30 --jobs 2`` builds a class in
 a temporary folder (a third of the students hand in the solution, a third the
 untouched exercise, a third the solution with its last part blanked), grades
 it like ``make grade`` and reports submissions per minute. Exercises are the
@@ -12,7 +12,7 @@ This is a measurement, not a test: nothing is asserted.
 
 Examples
 --------
->>> from coursekit.grading.bench import parser
+>>> from grading_bench import parser
 >>> parser().parse_args(["--students", "4"]).students
 4
 """
@@ -60,7 +60,7 @@ def fabricate(folder: Path, solutions: dict[str, Path], students: int) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m coursekit.grading.bench", description=__doc__.splitlines()[0]
+        prog="python tools/grading_bench.py", description=__doc__.splitlines()[0]
     )
     p.add_argument("--students", type=int, default=30)
     p.add_argument("--jobs", type=int, default=None)

@@ -12,15 +12,15 @@ fitted on that Parquet and timed. It prints rows/s and the scaling exponent b of
 
 Command line::
 
-    python -m coursekit.cluster_bench                      # 1e5, 1e6, 1e7 rows; local + cluster
-    python -m coursekit.cluster_bench --sizes 1e5,1e6 --targets local
+    python tools/cluster_bench.py                      # 1e5, 1e6, 1e7 rows; local + cluster
+    python tools/cluster_bench.py --sizes 1e5,1e6 --targets local
 
 The ``cluster`` target uses the cluster of ``make cluster-up`` when it is up,
 otherwise starts one and stops it at the end.
 
 Examples
 --------
->>> from coursekit.cluster_bench import scaling_exponent
+>>> from cluster_bench import scaling_exponent
 >>> round(scaling_exponent([1e5, 1e6, 1e7], [1.0, 10.0, 100.0]), 3)
 1.0
 """
@@ -194,7 +194,7 @@ def run(sizes: list[int], targets: list[str], trees: int, depth: int, seed: int)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m coursekit.cluster_bench", description=__doc__.split("\n")[0]
+        prog="python tools/cluster_bench.py", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
         "--sizes",

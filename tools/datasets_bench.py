@@ -7,7 +7,7 @@ written) and the best of ``--repeat`` runs is kept.
 
 Usage::
 
-    python -m coursekit.datasets.bench [--scales ci aula] [--only NAME ...] [--repeat 2]
+    python tools/datasets_bench.py [--scales ci aula] [--only NAME ...] [--repeat 2]
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def time_generator(spark, name: str, scale: str, repeat: int = 2) -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(prog="python -m coursekit.datasets.bench")
+    parser = argparse.ArgumentParser(prog="python tools/datasets_bench.py")
     parser.add_argument("--scales", nargs="+", choices=SCALES, default=["ci", "aula"])
     parser.add_argument("--only", nargs="+", choices=DATASETS)
     parser.add_argument("--repeat", type=int, default=2)
