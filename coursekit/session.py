@@ -276,6 +276,35 @@ def get_spark(app_name: str = "coursekit", conf: Mapping[str, str] | None = None
     return spark
 
 
+def submit_conf() -> dict[str, str]:
+    """``--conf`` settings for a ``spark-submit`` job started from a lesson: the course's own.
+
+    Loopback driver, no UI, this Python on the executors, quiet JVM logs: what ``get_spark``
+    gives a notebook's session, for a separate ``spark-submit`` process.
+
+    >>> submit_conf()["spark.driver.host"]
+    '127.0.0.1'
+    """
+    conf = default_conf("spark-submit")
+    keep = ("spark.driver.host", "spark.driver.bindAddress", "spark.pyspark.python")
+    keep += ("spark.driver.extraJavaOptions", "spark.sql.session.timeZone")
+    return {**{k: conf[k] for k in keep}, "spark.ui.enabled": "false"}
+
+
+def submit_env() -> dict[str, str]:
+    """Environment for a ``spark-submit`` process: this environment plus Java and loopback.
+
+    Raises :class:`coursekit.java.JavaNotFoundError` (pt-BR, with the fixes) without Java.
+    """
+    return {
+        **os.environ,
+        "JAVA_HOME": str(find_java().home),
+        "SPARK_LOCAL_IP": driver_host(),
+        "PYSPARK_PYTHON": executor_python(),
+        "PYSPARK_DRIVER_PYTHON": sys.executable,
+    }
+
+
 def ui_url(spark) -> str | None:
     """The Spark UI address of a classic session (None over Connect or with the UI off)."""
     try:

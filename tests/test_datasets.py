@@ -321,6 +321,11 @@ def test_reviews_are_portuguese_and_learnable(spark):
     for marker in (" não ", " muito ", "produto", "recomendo"):
         assert marker in f" {joined} ", marker
     assert ds.truth["observed_noise"] == pytest.approx(ds.truth["label_noise"], abs=0.015)
+    positive, negative = set(ds.truth["positive_words"]), set(ds.truth["negative_words"])
+    assert {"excelente", "exelente", "ótima"} <= positive and {"péssimo", "ruin"} <= negative
+    assert not positive & negative, "a word of the lexicon is both positive and negative"
+    words = set(joined.replace(",", " ").replace(".", " ").split())
+    assert positive & words and negative & words, "the texts use the lexicon"
     train, test = ds.df.randomSplit([0.8, 0.2], seed=42)
     pipeline = Pipeline(
         stages=[

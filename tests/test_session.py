@@ -181,3 +181,15 @@ def test_path_without_java_hides_the_jdk_tools_not_folders_by_name(tmp_path, mon
     hidden = path_without_java(tmp_path / "out")
     assert shutil.which("bash", path=hidden) is not None
     assert shutil.which("java", path=hidden) is None and shutil.which("jfr", path=hidden) is None
+
+
+def test_spark_submit_helpers_give_the_course_settings():
+    """What a lesson passes to spark-submit: loopback, no UI, quiet logs, this Python and Java."""
+    from coursekit.session import LOG4J_CONFIG, submit_conf, submit_env
+
+    conf = submit_conf()
+    assert conf["spark.driver.host"] == conf["spark.driver.bindAddress"] == "127.0.0.1"
+    assert conf["spark.ui.enabled"] == "false" and conf["spark.pyspark.python"] == sys.executable
+    assert f"file:{LOG4J_CONFIG}" in conf["spark.driver.extraJavaOptions"]
+    env = submit_env()
+    assert env["JAVA_HOME"] == str(find_java().home) and env["SPARK_LOCAL_IP"] == "127.0.0.1"

@@ -171,6 +171,9 @@ def build(
                 ).first()[0]
             ),
             "positive_rate": POSITIVE_RATE,
+            # every form a sentiment word takes in the texts (gender, typos): the lexicon
+            "positive_words": sorted({*POSITIVE, *POSITIVE_F, *POSITIVE_TYPO, *POSITIVE_F_TYPO}),
+            "negative_words": sorted({*NEGATIVE, *NEGATIVE_F, *NEGATIVE_TYPO, *NEGATIVE_F_TYPO}),
         }
     )
     return Dataset(NAME, scale, seed, n, df, {}, truth, dict(options))
