@@ -59,9 +59,12 @@ TEST_JAVA_OPTS ?= -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xss16m
 
 # Whole files per worker, in the order of tests/conftest.py (longest first), not xdist's
 # "most tests first" (--no-loadscope-reorder).
+# Then the figures tier (tests/figures): every recorded figure against the dataset truth, once all
+# the runs above have written theirs.
 test: setup
 	@mkdir -p $(BUILD)
 	COURSEKIT_JAVA_OPTS="$(TEST_JAVA_OPTS)" $(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=25 $(PYTEST_ARGS)
+	COURSEKIT_JAVA_OPTS="$(TEST_JAVA_OPTS)" $(PY) -m pytest -m figures --notebooks none tests/figures
 
 lint: setup
 	$(PY) -m ruff check coursekit mlplatform tests tools notebooks solutions

@@ -9,23 +9,29 @@ crashed run are stopped before starting.
 Every Spark program runs in a child process (tests/cluster_jobs.py, papermill),
 so the test process holds no JVM and no Spark Connect switch.
 
-Lessons 02 and 03 (or ``COURSEKIT_CLUSTER_LESSONS=all`` / a comma list) run at ``SCALE="ci"`` in classic mode on the cluster
-(``COURSEKIT_MASTER``) and over Connect (``SPARK_REMOTE``); their recorded
-figures must match the local run. The local figures come from
-``build/results/<notebook>.json`` (written by the notebook suite, tests/nbrun.py)
-when that file is newer than the notebook and than coursekit; otherwise from an
-earlier local run of this file (``build/results/cluster/local/``, same freshness
-rule); otherwise this file runs the notebook locally itself, into that folder.
+What is checked where, and why (a lesson takes 2-3 minutes per mode on 2 cores):
+
+* what differs between modes is exercised by small jobs (tests/cluster_jobs.py): on the
+  cluster, executors in their own JVMs with their own Python workers (a Python UDF, an ML
+  pipeline, a groupBy across executors), event logs for the history server; over Connect,
+  the same pipeline built client-side and fitted server-side. Each job computes the same
+  figures locally in the same process: they must agree (groups exactly, UDF mean 1e-9, AUC 1e-3);
+* one whole lesson per mode runs at ``SCALE="ci"`` and must pass its own asserts against the
+  dataset truth: lesson 02 on the cluster (pipeline, forests, model saved and reloaded from a
+  folder the executors share), lesson 03 over Connect (ALS with the server's checkpoint folder,
+  ``recommendForAllUsers``, relative paths resolved by the server, no ``sparkContext``).
+  ``COURSEKIT_CLUSTER_LESSONS=all`` (or a comma list) runs those lessons in both modes;
+* their recorded figures are compared with the local run's by the figures tier
+  (tests/figures/test_figures.py), which ``make test`` runs after the suite, when every run has
+  written its figures: no test waits for another.
 """
 
 from __future__ import annotations
 
 import atexit
 import json
-import math
 import os
 import queue
-import re
 import subprocess
 import sys
 import threading
@@ -44,26 +50,20 @@ PATHS = cluster.Paths(ROOT / "build" / "cluster" / ("pytest" + (f"-{WORKER}" if 
 EVENTS = PATHS.root / "events"
 JOBS = Path(__file__).with_name("cluster_jobs.py")
 
-DEFAULT_LESSONS = ["02_deteccao_de_fraudes", "03_recomendacao_als"]
+#: One lesson per mode by default (see the module docstring for the reasoning).
+DEFAULT_LESSONS = {"cluster": ["02_deteccao_de_fraudes"], "connect": ["03_recomendacao_als"]}
 
 
-def _lessons() -> list[str]:
-    """Lessons to run in both modes: 02 and 03, or ``COURSEKIT_CLUSTER_LESSONS`` (names or "all")."""
+def _lessons(mode: str) -> list[str]:
+    """Lessons to run in ``mode``: the default, or ``COURSEKIT_CLUSTER_LESSONS`` in every mode."""
     wanted = os.environ.get("COURSEKIT_CLUSTER_LESSONS", "").strip()
     if not wanted:
-        return DEFAULT_LESSONS
+        return DEFAULT_LESSONS[mode]
     if wanted == "all":
         return sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9]*.ipynb"))
     return [w.strip().removesuffix(".ipynb") for w in wanted.split(",") if w.strip()]
 
 
-LESSONS = _lessons()
-#: Recorded figures that measure time or the machine, not the model: not compared.
-VOLATILE = re.compile(
-    r"(^|_)(time|times|seconds|secs|sec|s|ms|elapsed|duration|speedup|ratio_time|"
-    r"partitions|executors|cores|mode|master|url)($|_)"
-)
-REL_TOL, ABS_TOL = 0.05, 0.02
 JOB_TIMEOUT = 1200  # seconds; a loaded 2-core machine is slow
 
 pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("cluster")]
@@ -286,11 +286,6 @@ def test_history_server_lists_the_cluster_app(stack, held_job):
 # --- lessons on the cluster and over Connect -------------------------------------------
 
 
-def _newest_source_mtime(notebook: Path) -> float:
-    sources = [notebook, *ROOT.joinpath("coursekit").rglob("*.py")]
-    return max(p.stat().st_mtime for p in sources)
-
-
 def run_lesson(notebook: Path, mode: str, env_extra: dict[str, str]) -> tuple[dict, float]:
     """Execute ``notebook`` with papermill at SCALE="ci"; return (recorded figures, seconds)."""
     results = RESULTS / "cluster" / mode / f"{notebook.stem}.json"
@@ -331,98 +326,6 @@ def run_lesson(notebook: Path, mode: str, env_extra: dict[str, str]) -> tuple[di
     return figures, seconds
 
 
-_local_cache: dict[str, tuple[dict, str]] = {}
-
-
-def _suite_runs(request, notebook: Path) -> bool:
-    """True when this pytest session also executes ``notebook`` through tests/nbrun.py."""
-    prepared = ROOT / "build" / "nbrun" / notebook.parent.name / notebook.name
-    return any(Path(str(item.fspath)) == prepared for item in request.session.items)
-
-
-def _wait_for_suite(notebook: Path, timeout: float = 1200) -> dict | None:
-    """Figures of this session's suite run of ``notebook`` (tests/nbrun.py markers), once it ends."""
-    complete = RESULTS / f"{notebook.stem}.complete"
-    failed = RESULTS / f"{notebook.stem}.failed"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if complete.exists():
-            return json.loads((RESULTS / f"{notebook.stem}.json").read_text())
-        if failed.exists():
-            pytest.fail(
-                f"{notebook.name} failed in the local notebook suite (see its failing cell "
-                "above); there are no local figures to compare with"
-            )
-        time.sleep(3)
-    return None
-
-
-def local_figures(notebook: Path, request=None) -> tuple[dict, str]:
-    """The local run's figures.
-
-    When this session's notebook suite runs the lesson too, wait for that run (conftest.py
-    starts it first); otherwise use a fresh results file (newer than the notebook and every
-    coursekit module: ``build/results/<nb>.json`` from the suite, then
-    ``build/results/cluster/local/<nb>.json`` from an earlier run of this file), else run it now.
-    """
-    if notebook.stem not in _local_cache and request is not None and _suite_runs(request, notebook):
-        waited = time.monotonic()
-        figures = _wait_for_suite(notebook)
-        if figures:
-            source = f"from this session's notebook suite (waited {time.monotonic() - waited:.0f}s)"
-            _local_cache[notebook.stem] = (figures, source)
-    if notebook.stem not in _local_cache:
-        newest = _newest_source_mtime(notebook)
-        for candidate in (
-            RESULTS / f"{notebook.stem}.json",
-            RESULTS / "cluster" / "local" / f"{notebook.stem}.json",
-        ):
-            if candidate.exists() and candidate.stat().st_mtime > newest:
-                figures = json.loads(candidate.read_text())
-                if figures:
-                    _local_cache[notebook.stem] = (figures, f"from {candidate.relative_to(ROOT)}")
-                    break
-        if notebook.stem not in _local_cache:
-            figures, seconds = run_lesson(notebook, "local", {"COURSEKIT_MASTER": "local[*]"})
-            _local_cache[notebook.stem] = (figures, f"run here in {seconds:.0f}s")
-    return _local_cache[notebook.stem]
-
-
-def compare(local: dict, remote: dict) -> list[str]:
-    """Differences beyond tolerance between two sets of recorded figures (empty: same)."""
-    problems = []
-    keys = [k for k in local if not VOLATILE.search(k)]
-    if not keys:
-        return ["no comparable figure recorded"]
-    for key in keys:
-        if key not in remote:
-            problems.append(f"{key}: recorded locally ({local[key]!r}) but not in this mode")
-            continue
-        a, b = local[key], remote[key]
-        if isinstance(a, bool) or isinstance(b, bool) or isinstance(a, str):
-            if a != b:
-                problems.append(f"{key}: {b!r} != local {a!r}")
-        elif isinstance(a, int | float) and isinstance(b, int | float):
-            if not math.isclose(a, b, rel_tol=REL_TOL, abs_tol=ABS_TOL):
-                problems.append(f"{key}: {b!r} vs local {a!r}")
-        elif isinstance(a, list | dict) and json.dumps(a, sort_keys=True) != json.dumps(
-            b, sort_keys=True
-        ):
-            if not _close_nested(a, b):
-                problems.append(f"{key}: {b!r} vs local {a!r}")
-    return problems
-
-
-def _close_nested(a, b) -> bool:
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_close_nested(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_close_nested(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
-        return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=ABS_TOL)
-    return a == b
-
-
 def _lesson(name: str) -> Path:
     path = ROOT / "notebooks" / f"{name}.ipynb"
     if not path.exists():
@@ -430,20 +333,18 @@ def _lesson(name: str) -> Path:
     return path
 
 
-def _check_lesson(request, name: str, mode: str, env_extra: dict[str, str]) -> None:
+def _check_lesson(name: str, mode: str, env_extra: dict[str, str]) -> None:
+    """Run the lesson in ``mode``: its own asserts check the truth; its figures stay for the tier."""
     notebook = _lesson(name)
     release_held_jobs()
-    remote, seconds = run_lesson(notebook, mode, env_extra)  # first: the local run may be going on
-    local, source = local_figures(notebook, request)
-    print(f"\n[{mode}] {name}: {seconds:.0f}s; local figures {source}")
-    problems = compare(local, remote)
-    assert not problems, f"{name} in mode {mode} differs from local:\n  " + "\n  ".join(problems)
+    figures, seconds = run_lesson(notebook, mode, env_extra)
+    print(f"\n[{mode}] {name}: {seconds:.0f}s, {len(figures)} figures recorded")
 
 
 @pytest.mark.timeout(1800)
-@pytest.mark.parametrize("name", LESSONS)
-def test_lesson_on_cluster_matches_local(request, stack, name):
-    _check_lesson(request, name, "cluster", {"COURSEKIT_MASTER": stack["cluster"].master_url})
+@pytest.mark.parametrize("name", _lessons("cluster"))
+def test_lesson_runs_on_the_cluster(stack, name):
+    _check_lesson(name, "cluster", {"COURSEKIT_MASTER": stack["cluster"].master_url})
 
 
 def test_ml_pipeline_over_connect(stack, held_job):
@@ -470,17 +371,9 @@ def test_ml_pipeline_over_connect(stack, held_job):
 
 
 @pytest.mark.timeout(1800)
-@pytest.mark.parametrize("name", LESSONS)
-def test_lesson_over_connect_matches_local(request, stack, name):
-    _check_lesson(request, name, "connect", {"SPARK_REMOTE": stack["connect"].remote_url})
-
-
-def test_compare_flags_a_real_difference():
-    """The comparison itself: same figures pass, a changed metric or a missing one fails."""
-    local = {"auc_rf": 0.91, "n_test": 4000, "fit_seconds": 3.0}
-    assert compare(local, {"auc_rf": 0.915, "n_test": 4010, "fit_seconds": 9.0}) == []
-    assert compare(local, {"auc_rf": 0.80, "n_test": 4000})
-    assert compare(local, {"n_test": 4000})
+@pytest.mark.parametrize("name", _lessons("connect"))
+def test_lesson_runs_over_connect(stack, name):
+    _check_lesson(name, "connect", {"SPARK_REMOTE": stack["connect"].remote_url})
 
 
 # --- last: nothing is left running -----------------------------------------------------------
