@@ -106,11 +106,6 @@ def results_path(src: Path) -> Path:
     return RESULTS / f"{src.stem}.json"
 
 
-def outcome_path(src: Path, outcome: str) -> Path:
-    """Marker written when the notebook's run ends: ``outcome`` is "complete" or "failed"."""
-    return RESULTS / f"{src.stem}.{outcome}"
-
-
 def prepare(src: Path) -> Path:
     """Write the parameterised copy of ``src`` for nbval and return its path."""
     import papermill
@@ -134,8 +129,6 @@ def prepare(src: Path) -> Path:
     results = results_path(src)
     results.parent.mkdir(parents=True, exist_ok=True)
     results.unlink(missing_ok=True)
-    for outcome in ("complete", "failed"):
-        outcome_path(src, outcome).unlink(missing_ok=True)
     setup = nbformat.v4.new_code_cell(
         "# injected by tests/nbrun.py\n"
         "import os\n"
@@ -147,8 +140,7 @@ def prepare(src: Path) -> Path:
         "from coursekit.results import load as _load_results\n"
         f"_recorded = _load_results({str(results)!r})\n"
         f"assert _recorded, 'o notebook {src.name} não registrou nenhum resultado com record()'\n"
-        "print(sorted(_recorded))\n"
-        f"open({str(outcome_path(src, 'complete'))!r}, 'w').close()"
+        "print(sorted(_recorded))"
     )
     nb.cells = [setup, *nb.cells, check]
     nbformat.write(nb, out)
@@ -210,8 +202,6 @@ def pytest_runtest_makereport(item, call):
     item.cell.outputs = list(getattr(item, "test_outputs", None) or [])
     if report.failed:
         _failed_files.add(str(item.fspath))
-        # Lets a test that waits for this notebook's figures (tests/test_cluster.py) stop waiting.
-        outcome_path(path, "failed").touch()
 
 
 def pytest_sessionfinish(session):
