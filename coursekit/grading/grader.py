@@ -60,7 +60,9 @@ from coursekit.grading.sandbox import (
     Sandbox,
     check,
     kill_all,
+    remove_tree,
     run,
+    walk,
 )
 from coursekit.net import LOCALHOST
 
@@ -220,7 +222,7 @@ def _student_root(folder: Path) -> Path:
 def _notebooks_of(student_dir: Path) -> tuple[list[Path], list[str]]:
     """Regular ``.ipynb`` files under ``student_dir`` (symlinks are listed apart, never followed)."""
     found, links = [], []
-    for dirpath, dirnames, filenames in os.walk(student_dir, followlinks=False):
+    for dirpath, dirnames, filenames in walk(student_dir):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__MACOSX")
         for name in sorted(filenames):
             if not name.endswith(".ipynb") or name.startswith("."):
@@ -331,7 +333,7 @@ def load_submission(path: Path):
         )
     try:
         data = json.loads(path.read_bytes().decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         return (
             None,
             f"o arquivo não é um notebook: JSON inválido ({_first_line(exc, 120)}); nada foi executado",
@@ -411,9 +413,8 @@ def _harvest(src: Path, dst: Path, limit: int = MAX_PROBE_BYTES, files: int = 2_
     total = count = 0
     if not src.is_dir() or src.is_symlink():
         return ""
-    for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
+    for dirpath, _, filenames in walk(src):
         rel = Path(dirpath).relative_to(src)
-        dirnames[:] = [d for d in dirnames if not (Path(dirpath) / d).is_symlink()]
         for name in filenames:
             path = Path(dirpath) / name
             info = path.lstat()
@@ -606,8 +607,7 @@ class Grader:
             )
             return Attempt(job, result, assembly)
         self.ref_ready[job.exercise].wait()  # the references write the datasets it reads
-        if folder.exists():
-            shutil.rmtree(folder)
+        remove_tree(folder)
         for sub in ("out", "home", "logs", "work"):
             (folder / sub).mkdir(parents=True)
         nbformat.write(assembly.notebook, folder / "run.ipynb")
@@ -631,6 +631,8 @@ class Grader:
             str(self.sandbox.limits.file_mb),
             "--data-mb",
             str(self.sandbox.limits.data_mb),
+            "--files",
+            str(self.sandbox.limits.files),
         ]
         cmd = self.sandbox.command(folder, argv, slot, inputs=hidden)
         outcome = run(
@@ -644,14 +646,13 @@ class Grader:
             folder=folder,
         )
         probes = self.work / "probes" / job.key
-        if probes.exists():
-            shutil.rmtree(probes)
+        remove_tree(probes)
         refused = _harvest(folder / "out", probes)
         status = _read_untrusted_json(folder / "status.json")
         executed = _read_untrusted_notebook(folder / "executed.ipynb")
         recorded = _read_untrusted_json(folder / "results.json")
         if not self.keep:
-            shutil.rmtree(folder, ignore_errors=True)
+            remove_tree(folder)
         if executed is not None and not _same_cells(executed, assembly.notebook):
             executed = None  # rewritten by the kernel: show nothing of it
         stop = runner_reason(status.get("stop", ""))
@@ -894,11 +895,11 @@ def grade(
     known = {name: load_exercise(path, timeout) for name, path in paths.items()}
     jobs = int(jobs or 2)
     if feedback_dir.exists():
-        shutil.rmtree(feedback_dir)
+        remove_tree(feedback_dir)
     (grades_dir / "logs").mkdir(parents=True, exist_ok=True)
     work = grades_dir / "work" if keep else Path(tempfile.mkdtemp(prefix="coursekit-grading-"))
     if keep and work.exists():
-        shutil.rmtree(work)
+        remove_tree(work)
     (work / "logs").mkdir(parents=True, exist_ok=True)
     from coursekit.grading.report import write_feedback, write_grades
 
@@ -944,7 +945,7 @@ def grade(
     finally:
         kill_all()
         if not keep:
-            shutil.rmtree(work, ignore_errors=True)
+            remove_tree(work)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     grades_csv, totals_csv = write_grades(results, grades_dir)

@@ -41,6 +41,8 @@ from pathlib import Path
 #: Largest probe file the judge reads, and most rows of a Parquet table.
 MAX_FILE_BYTES = 200_000_000
 MAX_ROWS = 5_000_000
+#: Longest reason a check gives (an assert message may quote the student's data).
+MAX_REASON = 300
 
 
 class ProbeDataError(ValueError):
@@ -72,7 +74,12 @@ def read_json(path):
 
 
 def read_parquet(path, columns=None):
-    """A pandas DataFrame from a Parquet file or folder of the probe output (size/row capped)."""
+    """A pandas DataFrame from a Parquet file or folder of the probe output (size/row capped).
+
+    The file's pandas metadata is ignored (``ignore_metadata``): dtypes come from the Parquet
+    schema, so a column cannot arrive as a nullable extension type whose ``<NA>`` values
+    comparisons silently skip; nulls are NaN/None, which the checks see.
+    """
     import pyarrow.dataset as pads
 
     path = _checked(path)
@@ -80,7 +87,7 @@ def read_parquet(path, columns=None):
     rows = dataset.count_rows()
     if rows > MAX_ROWS:
         raise ProbeDataError(f"{path.name}: {rows} linhas (limite {MAX_ROWS})")
-    return dataset.to_table(columns=columns).to_pandas()
+    return dataset.to_table(columns=columns).to_pandas(ignore_metadata=True)
 
 
 def read_csv(path, **kwargs):
@@ -88,6 +95,10 @@ def read_csv(path, **kwargs):
     import pandas as pd
 
     return pd.read_csv(_checked(path), nrows=MAX_ROWS, **kwargs)
+
+
+def _capped(text: str, limit: int = MAX_REASON) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def part_letter(part: str) -> str:
@@ -122,14 +133,14 @@ def run_check(
             compile(source, f"<check {part}>", "exec"), names
         )  # trusted: the solution's check cell
     except AssertionError as exc:
-        return False, str(exc) or f"a parte {letter} não passou na verificação"
+        return False, _capped(str(exc)) or f"a parte {letter} não passou na verificação"
     except FileNotFoundError:
         return (
             False,
             f"a parte {letter} não produziu resultado (veja a mensagem da sua resposta ou do teste visível)",
         )
     except ProbeDataError as exc:
-        return False, f"resultado da parte {letter} recusado: {exc}"
+        return False, _capped(f"resultado da parte {letter} recusado: {exc}")
     except Exception as exc:  # noqa: BLE001 (malformed data: wrong columns, types, NaN...)
         return False, f"resultado da parte {letter} em formato inesperado ({type(exc).__name__})"
     return True, "; ".join(notes)

@@ -2,7 +2,9 @@
 
 The feedback page shows the scores and reasons, then the notebook as it ran: the given cells,
 the student's own cells and the visible tests with their (capped, plain-text) outputs. Probe,
-check and reference cells are never in it, and no line of theirs survives in any output.
+check and reference cells are never in it, and a probe's lines are scrubbed from the outputs; the
+student's own code can still print what the probes do in their kernel (the README says so), but
+never the checks, the references or the hidden inputs' truth, which never enter the sandbox.
 
 Examples
 --------

@@ -44,7 +44,9 @@ def cap_text(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + TRUNCATED
 
 
-def set_limits(*, processes: int, file_mb: int, cpu_seconds: int, data_mb: int) -> None:
+def set_limits(
+    *, processes: int, file_mb: int, cpu_seconds: int, data_mb: int, files: int = 4096
+) -> None:
     """Hard limits for this process and everything it starts (a student cannot raise them)."""
     for name, value in (
         ("RLIMIT_NPROC", processes),
@@ -52,6 +54,7 @@ def set_limits(*, processes: int, file_mb: int, cpu_seconds: int, data_mb: int) 
         ("RLIMIT_CPU", cpu_seconds),
         ("RLIMIT_DATA", data_mb * 1024 * 1024),
         ("RLIMIT_CORE", 0),
+        ("RLIMIT_NOFILE", files),
     ):
         limit = getattr(resource, name)
         soft, hard = resource.getrlimit(limit)
@@ -184,12 +187,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--processes", type=int, default=512)
     p.add_argument("--file-mb", type=int, default=512)
     p.add_argument("--data-mb", type=int, default=32768)
+    p.add_argument("--files", type=int, default=4096)
     args = p.parse_args(argv)
     set_limits(
         processes=args.processes,
         file_mb=args.file_mb,
         cpu_seconds=4 * args.timeout + 60,
         data_mb=args.data_mb,
+        files=args.files,
     )
     not_dumpable()
     os.makedirs(args.cwd, exist_ok=True)

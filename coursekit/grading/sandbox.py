@@ -92,6 +92,9 @@ class Limits:
     tmp_mb: int = 1024  # size of its private /tmp
     data_mb: int = 32768  # data segment per process (RLIMIT_DATA; JVM thread stacks count here)
     disk_mb: int = 2048  # what it writes in its folder (watchdog)
+    entries: int = 100_000  # files and folders in its folder (watchdog; folders cost disk too)
+    files: int = 4096  # open files per process (RLIMIT_NOFILE; a Spark JVM keeps ~600)
+    log_mb: int = 20  # of its stdout/stderr kept in the instructor's log
 
 
 def find_bwrap() -> str | None:
@@ -309,13 +312,177 @@ def _memfd_bytes(procs) -> int:
     return total
 
 
-def _folder_bytes(folder: Path) -> int:
-    total = 0
-    for dirpath, _, filenames in os.walk(folder):
-        for name in filenames:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
-    return total
+def walk(top: Path):
+    """``os.walk`` without recursion and without following links: any depth is safe.
+
+    Yields ``(dirpath, dirnames, filenames)``; ``dirnames`` may be pruned in place, as with
+    ``os.walk`` (a student folder nested 10,000 deep must not crash the grader).
+    """
+    stack = [str(top)]
+    while stack:
+        current = stack.pop()
+        dirs, files = [], []
+        try:
+            with os.scandir(current) as entries:
+                for entry in entries:
+                    (dirs if entry.is_dir(follow_symlinks=False) else files).append(entry.name)
+        except OSError:
+            continue
+        dirs.sort()
+        files.sort()
+        yield current, dirs, files
+        stack.extend(os.path.join(current, d) for d in reversed(dirs))
+
+
+def remove_tree(path: Path) -> None:
+    """Delete a folder a student wrote into, whatever it holds (``rm -rf``: no recursion limit)."""
+    if os.path.lexists(path):
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run(["rm", "-rf", "--", str(path)], timeout=600, check=False)
+
+
+def _folder_usage(folder: Path) -> tuple[int, int]:
+    """``(bytes on disk, entries)`` of a folder: files and folders alike cost disk.
+
+    ``du`` walks any depth (paths longer than PATH_MAX too, where ``os.scandir`` gives up), so
+    nothing can hide at the bottom of a deep tree.
+    """
+
+    def du(*flags: str) -> int:
+        try:
+            done = subprocess.run(
+                ["du", "-s", *flags, "--", str(folder)], capture_output=True, text=True, timeout=60
+            )
+            return int(done.stdout.split()[0])
+        except (OSError, ValueError, IndexError, subprocess.SubprocessError):
+            return 0
+
+    return du("-B1"), du("--inodes")
+
+
+class MemoryCgroup:
+    """A kernel memory limit for one sandbox (a cgroup), where this machine allows one.
+
+    The kernel then counts everything the sandbox's processes hold (their pages, the tmpfs they
+    fill, socket and pipe buffers), which the watchdog's RSS sum cannot see, and kills inside the
+    sandbox only. Needs a writable memory controller: cgroup v1 (``/sys/fs/cgroup/memory``, e.g.
+    as root) or a delegated cgroup v2 subtree. Without it the watchdog alone applies.
+    """
+
+    def __init__(self, path: Path, version: int):
+        self.path, self.version = path, version
+
+    @classmethod
+    def create(cls, name: str, limit_bytes: int) -> MemoryCgroup | None:
+        v1 = Path("/sys/fs/cgroup/memory")
+        if (v1 / "memory.limit_in_bytes").exists():
+            group = cls(v1 / name, 1)
+            files = {
+                "memory.limit_in_bytes": limit_bytes,
+                "memory.memsw.limit_in_bytes": limit_bytes,
+            }
+        else:
+            parent = _own_cgroup_v2()
+            if parent is None or "memory" not in _read(parent / "cgroup.subtree_control"):
+                return None
+            group = cls(parent / name, 2)
+            files = {"memory.max": limit_bytes, "memory.swap.max": 0}
+        try:
+            group.path.mkdir(exist_ok=True)
+            for file, value in files.items():  # the swap limit needs the memory one first
+                if (group.path / file).exists():
+                    (group.path / file).write_text(str(value))
+        except OSError:
+            group.remove()
+            return None
+        return group
+
+    def join(self) -> None:
+        """Move the calling process into the cgroup (``preexec_fn``: before the sandbox starts)."""
+        with open(self.path / "cgroup.procs", "w") as f:
+            f.write(str(os.getpid()))
+
+    def oom_kills(self) -> int:
+        """Processes the kernel killed in this cgroup for its memory."""
+        text = _read(self.path / ("memory.oom_control" if self.version == 1 else "memory.events"))
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill" and value.strip().isdigit():
+                return int(value)
+        return 0
+
+    def remove(self) -> None:
+        for _ in range(50):
+            pids = _read(self.path / "cgroup.procs").split()
+            for pid in pids:
+                with contextlib.suppress(OSError, ValueError):
+                    os.kill(int(pid), signal.SIGKILL)
+            try:
+                self.path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.1)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def _own_cgroup_v2() -> Path | None:
+    """This process's cgroup v2 folder, when cgroup2 is mounted."""
+    mounts = [
+        line.split()[1]
+        for line in _read(Path("/proc/self/mounts")).splitlines()
+        if " cgroup2 " in line
+    ]
+    own = [
+        line[3:] for line in _read(Path("/proc/self/cgroup")).splitlines() if line.startswith("0::")
+    ]
+    if not mounts or not own:
+        return None
+    return Path(mounts[0]) / own[0].strip().lstrip("/")
+
+
+class _DiskWatch(threading.Thread):
+    """Measures the sandbox folder in its own thread: a slow walk never blinds the watchdog."""
+
+    def __init__(self, folder: Path, limits: Limits, stop: threading.Event):
+        super().__init__(daemon=True)
+        self.folder, self.limits, self.stop = folder, limits, stop
+        self.exceeded = ""
+
+    def run(self) -> None:
+        while not self.stop.wait(2):
+            used, entries = _folder_usage(self.folder)
+            if used > self.limits.disk_mb * 2**20:
+                self.exceeded = (
+                    f"o notebook escreveu mais de {self.limits.disk_mb} MB em disco e foi encerrado"
+                )
+            elif entries > self.limits.entries:
+                self.exceeded = (
+                    f"o notebook criou arquivos e pastas demais (mais de {self.limits.entries}) "
+                    "e foi encerrado"
+                )
+            if self.exceeded:
+                return
+
+
+def _copy_capped(pipe, log: Path, limit: int) -> None:
+    """Copy the sandbox's output into ``log`` up to ``limit`` bytes; drain (drop) the rest."""
+    kept = 0
+    with open(log, "wb") as out:
+        for chunk in iter(lambda: pipe.read(65536), b""):
+            if kept < limit:
+                out.write(chunk[: limit - kept])
+                kept += len(chunk)
+                if kept >= limit:
+                    out.write(b"\n[... log truncado pelo corretor ...]\n")
+    pipe.close()
 
 
 def run(
@@ -333,20 +500,35 @@ def run(
 
     started = time.monotonic()
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            command,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=die_with_parent,
-        )
+    group = MemoryCgroup.create(f"coursekit-{os.getpid()}-{id(log)}", limits.memory_mb * 2**20)
+
+    def before_exec() -> None:  # in the child: it and everything it starts share the limit
+        die_with_parent()
+        if group is not None:
+            group.join()
+
+    # A pipe, not the log file: the sandbox gets no descriptor of a grader file, and what it
+    # prints is capped (limits.log_mb) by the thread that copies it.
+    proc = subprocess.Popen(
+        command,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=before_exec,
+    )
+    copier = threading.Thread(
+        target=_copy_capped, args=(proc.stdout, log, limits.log_mb * 2**20), daemon=True
+    )
+    copier.start()
     with _LOCK:
         _RUNNING.add(proc)
     killed, cause, peak_mb, peak_n, ticks = "", "", 0.0, 0, 0
     stop = threading.Event()
+    disk = _DiskWatch(folder, limits, stop) if folder is not None else None
+    if disk is not None:
+        disk.start()
     try:
         while proc.poll() is None:
             elapsed = time.monotonic() - started
@@ -360,14 +542,11 @@ def run(
                 with contextlib.suppress(psutil.Error):
                     rss += p.memory_info().rss
             ticks += 1
-            if ticks % 4 == 0:  # every 2 s: memory in memfd files, and the folder's size
+            if ticks % 4 == 0:  # every 2 s: memory in memfd files
                 rss += _memfd_bytes(procs)
-                if folder is not None and _folder_bytes(folder) > limits.disk_mb * 2**20:
-                    killed = (
-                        f"o notebook escreveu mais de {limits.disk_mb} MB em disco e foi encerrado"
-                    )
-                    cause = "disk"
-                    break
+            if disk is not None and disk.exceeded:
+                killed, cause = disk.exceeded, "disk"
+                break
             peak_mb = max(peak_mb, rss / 2**20)
             peak_n = max(peak_n, len(procs))
             if len(procs) > limits.processes:
@@ -380,10 +559,17 @@ def run(
                 break
             stop.wait(poll)
     finally:
+        stop.set()
         if proc.poll() is None:
             _kill(proc)
         with _LOCK:
             _RUNNING.discard(proc)
+        copier.join(timeout=10)
+        if group is not None:
+            if not killed and group.oom_kills():
+                killed = f"o notebook passou do limite de memória ({limits.memory_mb} MB) e foi encerrado"
+                cause = "memory"
+            group.remove()
     return Outcome(proc.returncode, time.monotonic() - started, killed, cause, peak_mb, peak_n)
 
 
@@ -404,4 +590,4 @@ def check(sandbox: Sandbox, scratch: Path) -> None:
         raise SandboxUnavailable(
             ENABLE_HELP.format(detail=detail[-1] if detail else f"código {done.returncode}")
         )
-    shutil.rmtree(folder, ignore_errors=True)
+    remove_tree(folder)
