@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from coursekit.grading import judge
-from coursekit.grading.sandbox import Limits, MemoryCgroup, Sandbox, remove_tree, run, walk
+from coursekit.grading.sandbox import Limits, Sandbox, SandboxCgroup, remove_tree, run, walk
 
 pytestmark = pytest.mark.grading
 
@@ -111,7 +111,7 @@ def test_empty_folders_count_against_the_disk_watch(tmp_path):
 
 def test_kernel_memory_limit_counts_socket_buffers(tmp_path):
     """Memory the RSS watchdog cannot see (socket buffers) is capped by the sandbox's cgroup."""
-    probe = MemoryCgroup.create(f"coursekit-test-{os.getpid()}", 64 * 2**20)
+    probe = SandboxCgroup.create(f"coursekit-test-{os.getpid()}", 64 * 2**20)
     if probe is None:
         pytest.skip("no writable memory cgroup here: the RSS watchdog is the only memory limit")
     probe.remove()
@@ -152,3 +152,25 @@ def test_check_reasons_are_capped(tmp_path):
         "assert False, 'x' * 10_000_000", tmp_path, tmp_path, part="parte_a"
     )
     assert not ok and len(reason) <= judge.MAX_REASON
+
+
+def test_cpu_quota_caps_a_process_that_spins_every_core(tmp_path):
+    """With a quota of half a core, two spinning threads get about half a second per second."""
+    probe = SandboxCgroup.create(f"coursekit-test-cpu-{os.getpid()}", 2**30, 0.5)
+    if probe is None or len(probe.paths) < 2 and probe.version == 1:
+        pytest.skip("no writable cpu cgroup here: the time limit is the only CPU limit")
+    probe.remove()
+    code = (
+        "import multiprocessing, os, time\n"
+        "def spin():\n"
+        "    end = time.monotonic() + 4\n"
+        "    while time.monotonic() < end:\n"
+        "        pass\n"
+        "ps = [multiprocessing.Process(target=spin) for _ in range(2)]\n"
+        "[p.start() for p in ps]; [p.join() for p in ps]\n"
+        "t = os.times()\n"
+        "print('cpu', t.children_user + t.children_system)"
+    )
+    _run(tmp_path, code, Limits(cpus=0.5))
+    used = float((tmp_path / "log.txt").read_text().split("cpu")[-1])
+    assert used < 3.0, f"{used:.1f} CPU-seconds in 4 s with a quota of 0.5 core"

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import dataclasses
 import json
 import os
 import queue
@@ -903,7 +904,10 @@ def grade(
     (work / "logs").mkdir(parents=True, exist_ok=True)
     from coursekit.grading.report import write_feedback, write_grades
 
-    box = Sandbox(limits=limits or Limits(), enabled=sandbox)
+    limits = limits or Limits()
+    if not limits.cpus:  # each sandbox its share of the machine: a CPU hog starves nobody
+        limits = dataclasses.replace(limits, cpus=max(0.5, (os.cpu_count() or 2) / jobs))
+    box = Sandbox(limits=limits, enabled=sandbox)
     previous = _stop_on_sigterm()
     if data_dir and Path(data_dir).is_dir():
         box.readonly.append(Path(data_dir).resolve())

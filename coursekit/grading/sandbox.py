@@ -95,6 +95,7 @@ class Limits:
     entries: int = 100_000  # files and folders in its folder (watchdog; folders cost disk too)
     files: int = 4096  # open files per process (RLIMIT_NOFILE; a Spark JVM keeps ~600)
     log_mb: int = 20  # of its stdout/stderr kept in the instructor's log
+    cpus: float = 0  # cores it may use at most (cgroup quota; 0 = no cap); the grader sets it
 
 
 def find_bwrap() -> str | None:
@@ -360,51 +361,67 @@ def _folder_usage(folder: Path) -> tuple[int, int]:
     return du("-B1"), du("--inodes")
 
 
-class MemoryCgroup:
-    """A kernel memory limit for one sandbox (a cgroup), where this machine allows one.
+class SandboxCgroup:
+    """Kernel limits for one sandbox (cgroups), where this machine allows them.
 
-    The kernel then counts everything the sandbox's processes hold (their pages, the tmpfs they
-    fill, socket and pipe buffers), which the watchdog's RSS sum cannot see, and kills inside the
-    sandbox only. Needs a writable memory controller: cgroup v1 (``/sys/fs/cgroup/memory``, e.g.
-    as root) or a delegated cgroup v2 subtree. Without it the watchdog alone applies.
+    Memory: the kernel counts everything the sandbox's processes hold (their pages, the tmpfs
+    they fill, socket and pipe buffers), which the watchdog's RSS sum cannot see, and kills
+    inside the sandbox only. CPU: a quota of ``cpus`` cores, so a student who spins every core
+    cannot starve the notebooks graded next to theirs into their time limit. Needs writable
+    controllers: cgroup v1 (``/sys/fs/cgroup/memory`` and ``/cpu``, e.g. as root) or a delegated
+    cgroup v2 subtree. Without them the watchdog alone applies.
     """
 
-    def __init__(self, path: Path, version: int):
-        self.path, self.version = path, version
+    PERIOD_US = 100_000
+
+    def __init__(self, paths: list[Path], version: int):
+        self.paths, self.version = paths, version
 
     @classmethod
-    def create(cls, name: str, limit_bytes: int) -> MemoryCgroup | None:
-        v1 = Path("/sys/fs/cgroup/memory")
-        if (v1 / "memory.limit_in_bytes").exists():
-            group = cls(v1 / name, 1)
-            files = {
-                "memory.limit_in_bytes": limit_bytes,
-                "memory.memsw.limit_in_bytes": limit_bytes,
+    def create(cls, name: str, memory_bytes: int, cpus: float = 0) -> SandboxCgroup | None:
+        quota = str(int(cpus * cls.PERIOD_US)) if cpus > 0 else "-1"
+        v1 = Path("/sys/fs/cgroup")
+        if (v1 / "memory" / "memory.limit_in_bytes").exists():
+            memory, cpu = v1 / "memory" / name, v1 / "cpu" / name
+            settings = {
+                memory / "memory.limit_in_bytes": memory_bytes,
+                memory / "memory.memsw.limit_in_bytes": memory_bytes,  # after the memory one
+                cpu / "cpu.cfs_period_us": cls.PERIOD_US,
+                cpu / "cpu.cfs_quota_us": quota,
             }
+            group = cls([memory] + ([cpu] if (v1 / "cpu" / "cpu.cfs_quota_us").exists() else []), 1)
         else:
             parent = _own_cgroup_v2()
             if parent is None or "memory" not in _read(parent / "cgroup.subtree_control"):
                 return None
-            group = cls(parent / name, 2)
-            files = {"memory.max": limit_bytes, "memory.swap.max": 0}
+            path = parent / name
+            settings = {
+                path / "memory.max": memory_bytes,
+                path / "memory.swap.max": 0,
+                path / "cpu.max": f"{'max' if quota == '-1' else quota} {cls.PERIOD_US}",
+            }
+            group = cls([path], 2)
         try:
-            group.path.mkdir(exist_ok=True)
-            for file, value in files.items():  # the swap limit needs the memory one first
-                if (group.path / file).exists():
-                    (group.path / file).write_text(str(value))
+            for path in group.paths:
+                path.mkdir(exist_ok=True)
+            for file, value in settings.items():
+                if file.parent in group.paths and file.exists():
+                    file.write_text(str(value))
         except OSError:
             group.remove()
             return None
         return group
 
     def join(self) -> None:
-        """Move the calling process into the cgroup (``preexec_fn``: before the sandbox starts)."""
-        with open(self.path / "cgroup.procs", "w") as f:
-            f.write(str(os.getpid()))
+        """Move the calling process into the cgroups (``preexec_fn``: before the sandbox starts)."""
+        for path in self.paths:
+            with open(path / "cgroup.procs", "w") as f:
+                f.write(str(os.getpid()))
 
     def oom_kills(self) -> int:
-        """Processes the kernel killed in this cgroup for its memory."""
-        text = _read(self.path / ("memory.oom_control" if self.version == 1 else "memory.events"))
+        """Processes the kernel killed in this sandbox for its memory."""
+        memory = self.paths[0]
+        text = _read(memory / ("memory.oom_control" if self.version == 1 else "memory.events"))
         for line in text.splitlines():
             key, _, value = line.partition(" ")
             if key == "oom_kill" and value.strip().isdigit():
@@ -412,18 +429,19 @@ class MemoryCgroup:
         return 0
 
     def remove(self) -> None:
-        for _ in range(50):
-            pids = _read(self.path / "cgroup.procs").split()
-            for pid in pids:
-                with contextlib.suppress(OSError, ValueError):
-                    os.kill(int(pid), signal.SIGKILL)
-            try:
-                self.path.rmdir()
-                return
-            except FileNotFoundError:
-                return
-            except OSError:
-                time.sleep(0.1)
+        """Kill whatever is still inside and delete the cgroups."""
+        for path in self.paths:
+            for _ in range(50):
+                for pid in _read(path / "cgroup.procs").split():
+                    with contextlib.suppress(OSError, ValueError):
+                        os.kill(int(pid), signal.SIGKILL)
+                try:
+                    path.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.1)
 
 
 def _read(path: Path) -> str:
@@ -500,7 +518,9 @@ def run(
 
     started = time.monotonic()
     log.parent.mkdir(parents=True, exist_ok=True)
-    group = MemoryCgroup.create(f"coursekit-{os.getpid()}-{id(log)}", limits.memory_mb * 2**20)
+    group = SandboxCgroup.create(
+        f"coursekit-{os.getpid()}-{id(log)}", limits.memory_mb * 2**20, limits.cpus
+    )
 
     def before_exec() -> None:  # in the child: it and everything it starts share the limit
         die_with_parent()
