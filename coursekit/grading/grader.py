@@ -905,8 +905,8 @@ def grade(
     from coursekit.grading.report import write_feedback, write_grades
 
     limits = limits or Limits()
-    if not limits.cpus:  # each sandbox its share of the machine: a CPU hog starves nobody
-        limits = dataclasses.replace(limits, cpus=max(0.5, (os.cpu_count() or 2) / jobs))
+    if not limits.cpus:  # its share of the machine, at least a core: a CPU hog starves nobody
+        limits = dataclasses.replace(limits, cpus=max(1.0, (os.cpu_count() or 2) / jobs))
     box = Sandbox(limits=limits, enabled=sandbox)
     previous = _stop_on_sigterm()
     if data_dir and Path(data_dir).is_dir():
