@@ -171,7 +171,7 @@ def test_console_command_aula10_runs_every_user_command():
     import subprocess
     import sys
 
-    from coursekit.cli import COMMANDS
+    from coursekit.cli import COMMANDS, usage
 
     assert PYPROJECT["project"]["scripts"] == {"aula10": "coursekit.cli:main"}
     assert set(COMMANDS) == {
@@ -191,6 +191,7 @@ def test_console_command_aula10_runs_every_user_command():
         env={**os.environ, "COURSEKIT_CLUSTER_DIR": str(ROOT / "build" / "cluster-cli-test")},
     )
     assert status.returncode == 0 and "cluster standalone: parado" in status.stdout, status
+    assert usage() in (ROOT / "README.md").read_text(), "README shows an outdated `aula10` help"
     makefile = (ROOT / "Makefile").read_text()
     for target in ("lab", "exercises", "grade", "release", "html", "cluster up"):
         assert f"$(AULA10) {target}" in makefile, f"make does not call `aula10 {target}`"
