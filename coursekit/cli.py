@@ -20,16 +20,28 @@ from collections.abc import Sequence
 
 #: ``{command: (module whose main(argv) runs it, one-line help in pt-BR)}``.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "lab": ("coursekit.lab", "abre o JupyterLab do curso (127.0.0.1, progresso do Spark nas células)"),
-    "doctor": ("coursekit.doctor", "diagnóstico: Python, Java, PySpark, pandas; inicia o Spark uma vez"),
+    "lab": (
+        "coursekit.lab",
+        "abre o JupyterLab do curso (127.0.0.1, progresso do Spark nas células)",
+    ),
+    "doctor": (
+        "coursekit.doctor",
+        "diagnóstico: Python, Java, PySpark, pandas; inicia o Spark uma vez",
+    ),
     "datasets": ("coursekit.datasets.__main__", "gera os dados em Parquet ou as amostras CSV"),
     "html": ("coursekit.handouts", "apostilas: executa as aulas e exporta HTML com os gráficos"),
     "cluster": (
         "coursekit.cluster.__main__",
         "cluster standalone, Spark Connect e history server locais (up, down, status, connect, history)",
     ),
-    "exercises": ("coursekit.grading.exercises", "gera exercises/ a partir de solutions/ (nbgrader)"),
-    "grade": ("coursekit.grading.__main__", "corrige as entregas de uma turma, cada uma numa sandbox"),
+    "exercises": (
+        "coursekit.grading.exercises",
+        "gera exercises/ a partir de solutions/ (nbgrader)",
+    ),
+    "grade": (
+        "coursekit.grading.__main__",
+        "corrige as entregas de uma turma, cada uma numa sandbox",
+    ),
     "release": ("coursekit.grading.release", "monta o pacote dos alunos (sem soluções) e o zip"),
 }
 
