@@ -37,6 +37,11 @@ class SparkStartError(RuntimeError):
     """Spark could not start; the message says why and how to fix it."""
 
 
+IGNORED_OVER_CONNECT = (
+    "get_spark: no Spark Connect, {settings} é decidido pelo servidor, não pela sessão do "
+    "notebook (o servidor de `make connect-up` já define as configurações do curso). Para mudar: "
+    "inicie o servidor com essa configuração."
+)
 IGNORED_SETTINGS = (
     "get_spark: a sessão Spark já está rodando e não aceita mudar {settings} "
     "(configuração que só vale ao iniciar a sessão). Para aplicar: rode spark.stop() e chame "
@@ -44,7 +49,9 @@ IGNORED_SETTINGS = (
 )
 
 
-def _apply(spark, settings: Mapping[str, str], *, warn: bool = True) -> list[str]:
+def _apply(
+    spark, settings: Mapping[str, str], *, warn: bool = True, message: str = IGNORED_SETTINGS
+) -> list[str]:
     """Set ``settings`` on a running session; warn (pt-BR) about those it refuses.
 
     Returns the keys that could not be applied. ``stacklevel=3`` points the warning at the
@@ -58,7 +65,7 @@ def _apply(spark, settings: Mapping[str, str], *, warn: bool = True) -> list[str
             ignored.append(key)
     if ignored and warn:
         shown = ", ".join(f"{k}={settings[k]}" for k in ignored)
-        warnings.warn(IGNORED_SETTINGS.format(settings=shown), UserWarning, stacklevel=3)
+        warnings.warn(message.format(settings=shown), UserWarning, stacklevel=3)
     return ignored
 
 
@@ -198,7 +205,7 @@ def _connect_session(app_name: str, conf: Mapping[str, str]):
     # to Connect sessions too, so the same notebook gives the same partitioning and figures.
     runtime = {k: v for k, v in default_conf(app_name).items() if k.startswith("spark.sql.")}
     _apply(spark, runtime, warn=False)  # the server's own static settings stay as they are
-    _apply(spark, conf)
+    _apply(spark, conf, message=IGNORED_OVER_CONNECT)
     return spark
 
 
