@@ -50,12 +50,17 @@ IGNORED_SETTINGS = (
 
 
 def _apply(
-    spark, settings: Mapping[str, str], *, warn: bool = True, message: str = IGNORED_SETTINGS
+    spark,
+    settings: Mapping[str, str],
+    *,
+    warn: bool = True,
+    message: str = IGNORED_SETTINGS,
+    stacklevel: int = 3,
 ) -> list[str]:
     """Set ``settings`` on a running session; warn (pt-BR) about those it refuses.
 
-    Returns the keys that could not be applied. ``stacklevel=3`` points the warning at the
-    caller of :func:`get_spark`.
+    Returns the keys that could not be applied. ``stacklevel`` points the warning at the
+    caller of :func:`get_spark` (3 when get_spark calls this directly).
     """
     ignored = []
     for key, value in settings.items():
@@ -65,7 +70,7 @@ def _apply(
             ignored.append(key)
     if ignored and warn:
         shown = ", ".join(f"{k}={settings[k]}" for k in ignored)
-        warnings.warn(message.format(settings=shown), UserWarning, stacklevel=3)
+        warnings.warn(message.format(settings=shown), UserWarning, stacklevel=stacklevel)
     return ignored
 
 
@@ -205,7 +210,7 @@ def _connect_session(app_name: str, conf: Mapping[str, str]):
     # to Connect sessions too, so the same notebook gives the same partitioning and figures.
     runtime = {k: v for k, v in default_conf(app_name).items() if k.startswith("spark.sql.")}
     _apply(spark, runtime, warn=False)  # the server's own static settings stay as they are
-    _apply(spark, conf, message=IGNORED_OVER_CONNECT)
+    _apply(spark, conf, message=IGNORED_OVER_CONNECT, stacklevel=4)  # caller > get_spark > here
     return spark
 
 
