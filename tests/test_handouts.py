@@ -46,7 +46,10 @@ def _lesson(folder: Path, name: str, body: str) -> Path:
 def test_makefile_html_target_uses_handouts():
     text = (ROOT / "Makefile").read_text()
     recipe = re.search(r"^html:.*\n((?:\t.*\n)+)", text, flags=re.MULTILINE)
-    assert recipe and "-m coursekit.handouts" in recipe.group(1)
+    from coursekit.cli import COMMANDS
+
+    assert recipe and "$(AULA10) html " in recipe.group(1)
+    assert COMMANDS["html"][0] == "coursekit.handouts"
     assert "aula" in recipe.group(1)
 
 

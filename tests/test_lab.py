@@ -36,8 +36,11 @@ def _lab_recipe() -> str:
 
 def test_make_lab_runs_coursekit_lab():
     """The Makefile delegates to coursekit.lab, so the tests start what students start."""
+    from coursekit.cli import COMMANDS
+
     recipe = _lab_recipe()
-    assert "-m coursekit.lab" in recipe, recipe
+    assert "$(AULA10) lab " in recipe, recipe
+    assert COMMANDS["lab"][0] == "coursekit.lab"
     assert "jupyter lab" not in recipe, (
         "the command line must be built in one place (coursekit.lab)"
     )
