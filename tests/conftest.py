@@ -32,27 +32,26 @@ def spark(tmp_path_factory):
     session.stop()
 
 
-#: Files started first, longest first (seconds per file measured in a full run, 2 workers), so
-#: the two workers finish together. Make passes --no-loadscope-reorder: without it xdist sorts
-#: files by their number of tests and a notebook of 90 cells jumps ahead of test_cluster.py.
-#: Lessons 02 and 03 come right after test_cluster.py: it compares its cluster and Connect runs
-#: with their local figures and waits for them.
+#: Files started first, longest first (approximate seconds per file, 2 workers), so the
+#: two workers finish together. Make passes --no-loadscope-reorder: without it xdist sorts files
+#: by their number of tests and a notebook of 90 cells jumps ahead of test_grading.py. No file
+#: waits for another: the figures tier (tests/figures) compares the runs after the suite.
 FIRST = (
-    "test_cluster.py",  # ~700 s: two lessons x (cluster, Connect), a job, the history server
-    "02_deteccao_de_fraudes.ipynb",  # ~120 s
-    "03_recomendacao_als.ipynb",  # ~100 s
-    "test_grading.py",  # ~650 s alone: honest and hostile class, one sandbox + JVM per notebook
-    "05_tuning_e_selecao_de_features.ipynb",  # ~250 s before the ci grid trim (bd55405)
-    "test_datasets.py",  # ~225 s
-    "07_performance_cache_particionamento.ipynb",  # ~200 s
-    "08_monitoramento_e_debugging.ipynb",  # ~180 s
-    "10_projeto_final_plataforma.ipynb",  # ~155 s
-    "09_deploy_persistencia_streaming.ipynb",  # ~130 s
-    "04_segmentacao_kmeans.ipynb",  # ~115 s
-    "test_browser.py",  # ~90 s
-    "01_engenharia_de_features.ipynb",  # ~90 s
-    "test_lab.py",  # ~70 s
-    "06_previsao_de_demanda.ipynb",  # ~60 s
+    "test_grading.py",  # ~650 s: the whole fabricated class, one sandbox + JVM per notebook
+    "test_cluster.py",  # ~370 s: one lesson on the cluster, one over Connect, a job, history
+    "05_tuning_e_selecao_de_features.ipynb",  # ~150 s
+    "test_datasets.py",  # ~110 s
+    "02_deteccao_de_fraudes.ipynb",  # ~100 s
+    "07_performance_cache_particionamento.ipynb",  # ~100 s
+    "10_projeto_final_plataforma.ipynb",  # ~90 s
+    "03_recomendacao_als.ipynb",  # ~80 s
+    "08_monitoramento_e_debugging.ipynb",  # ~80 s
+    "09_deploy_persistencia_streaming.ipynb",  # ~70 s
+    "01_engenharia_de_features.ipynb",  # ~70 s
+    "04_segmentacao_kmeans.ipynb",  # ~60 s
+    "test_browser.py",  # ~60 s
+    "06_previsao_de_demanda.ipynb",  # ~50 s
+    "test_lab.py",  # ~40 s
 )
 
 

@@ -24,6 +24,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "build" / "results"
 LESSONS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SOLUTIONS = sorted(p.stem for p in (ROOT / "solutions").glob("ex[0-9][0-9]_*.ipynb"))
 
 pytestmark = pytest.mark.figures
 
@@ -52,8 +53,9 @@ def figures(name: str, mode: str = "") -> dict:
     """The figures ``name`` recorded (in ``mode``: "" = the local suite, "cluster", "connect")."""
     path = RESULTS / ("cluster/" + mode if mode else "") / f"{name}.json"
     assert path.exists(), f"{path.relative_to(ROOT)} missing: run `make test` (the suite first)"
-    source = next((ROOT / d / f"{name}.ipynb" for d in ("notebooks", "solutions")), None)
-    if source is not None and source.exists():
+    sources = (ROOT / d / f"{name}.ipynb" for d in ("notebooks", "solutions"))
+    source = next((s for s in sources if s.exists()), None)
+    if source is not None:
         assert path.stat().st_mtime >= source.stat().st_mtime, (
             f"{path.relative_to(ROOT)} is older than {source.relative_to(ROOT)}: run it again"
         )
@@ -66,18 +68,20 @@ Check = Callable[[dict, dict], bool]
 
 #: ``(notebook, description, check(figures, truth))``: the one place for every tolerance.
 CHECKS: list[tuple[str, str, Check]] = [
-    # lesson 02: the fraud models against the Bayes-optimal AUC of the generator
-    ("02_deteccao_de_fraudes", "the recorded Bayes AUC is the generator's",
-     lambda f, t: math.isclose(f["auc_bayes"], t["bayes_auc"], abs_tol=1e-9)),
-    ("02_deteccao_de_fraudes", "random forest AUC within 0.03 below Bayes (+0.02 sampling noise)",
-     lambda f, t: t["bayes_auc"] - 0.03 <= f["auc_rf"] <= t["bayes_auc"] + 0.02),
+    # lesson 02: the fraud models against the Bayes-optimal AUC. The lesson scores the generator's
+    # true probabilities on its own test split (auc_bayes); that figure must agree with the
+    # generator's whole-data Bayes AUC up to the sampling noise of a finite test set
+    ("02_deteccao_de_fraudes", "test-split Bayes AUC within 0.03 of the generator's Bayes AUC",
+     lambda f, t: abs(f["auc_bayes"] - t["bayes_auc"]) <= 0.03),
+    ("02_deteccao_de_fraudes", "random forest AUC within 0.03 below Bayes on the same test (+0.02 noise)",
+     lambda f, t: f["auc_bayes"] - 0.03 <= f["auc_rf"] <= f["auc_bayes"] + 0.02),
     ("02_deteccao_de_fraudes", "GBT and logistic regression better than chance, not above Bayes + 0.02",
-     lambda f, t: all(0.5 < f[k] <= t["bayes_auc"] + 0.02 for k in ("auc_gbt", "auc_lr"))),
-    # lesson 03: ALS against the noise floor
-    ("03_recomendacao_als", "the recorded RMSE floor is the generator's",
-     lambda f, t: math.isclose(f["rmse_floor"], t["rmse_floor"], rel_tol=1e-9)),
-    ("03_recomendacao_als", "ALS RMSE at most 1.3x the noise floor (and not below it - 0.02)",
-     lambda f, t: t["rmse_floor"] - 0.02 <= f["rmse"] <= 1.3 * t["rmse_floor"]),
+     lambda f, t: all(0.5 < f[k] <= f["auc_bayes"] + 0.02 for k in ("auc_gbt", "auc_lr"))),
+    # lesson 03: ALS against the noise floor (the lesson measures it on its test split)
+    ("03_recomendacao_als", "test-split RMSE floor within 5% of the generator's",
+     lambda f, t: math.isclose(f["rmse_floor"], t["rmse_floor"], rel_tol=0.05)),
+    ("03_recomendacao_als", "ALS RMSE at most 1.3x the floor (and not below it - 0.02)",
+     lambda f, t: f["rmse_floor"] - 0.02 <= f["rmse"] <= 1.3 * f["rmse_floor"]),
     ("03_recomendacao_als", "ALS beats popularity on precision@10 (truth relevance)",
      lambda f, t: f["precision_at_10"] > f["popularity_precision_at_10"]),
     # lesson 04: the true number of segments is found
@@ -85,13 +89,14 @@ CHECKS: list[tuple[str, str, Check]] = [
      lambda f, t: f["k_chosen"] == f["k_true"] == t["k_customers"]),
     ("04_segmentacao_kmeans", "ARI against the true segments at least 0.8",
      lambda f, t: f["ari"] >= 0.8),
-    # lesson 06: demand models against the irreducible error
-    ("06_previsao_de_demanda", "the recorded MAE floor is the generator's (within 1e-6)",
-     lambda f, t: math.isclose(f["mae_floor"], t["mae_floor_sales"], rel_tol=1e-6)),
+    # lesson 06: demand models against the irreducible error. The floor of the test weeks differs
+    # from the whole history's (the noise grows with the level, which has seasons): within 10%
+    ("06_previsao_de_demanda", "test-window MAE floor within 10% of the generator's",
+     lambda f, t: math.isclose(f["mae_floor"], t["mae_floor_sales"], rel_tol=0.10)),
     ("06_previsao_de_demanda", "random forest beats the seasonal naive forecast",
      lambda f, t: f["mae_rf"] < f["mae_naive"]),
-    ("06_previsao_de_demanda", "no model below the floor (that would be leakage) - 10%",
-     lambda f, t: min(f["mae_lr"], f["mae_rf"]) >= 0.9 * t["mae_floor_sales"]),
+    ("06_previsao_de_demanda", "no model below 0.9x the floor (that would be leakage), none above 1.3x",
+     lambda f, t: all(0.9 * f["mae_floor"] <= f[k] <= 1.3 * f["mae_floor"] for k in ("mae_lr", "mae_rf"))),
     # lesson 07: the cache demonstration shows caching winning (issue 17)
     ("07_performance_cache_particionamento", "cache speed-up above 1.2 at ci",
      lambda f, t: f["cache_speedup"] > 1.2),
@@ -101,6 +106,13 @@ CHECKS: list[tuple[str, str, Check]] = [
      and f["stream_duplicates"] == 0 and f["stream_rows_scored"] == f["stream_rows_in"]),
     ("10_projeto_final_plataforma", "no point-in-time leakage, champion above chance",
      lambda f, t: f["leakage_violations"] == 0 and f["champion_auc"] > 0.5),
+    # the solutions, run by the grader's self-test (tests/test_grading.py) on the visible data
+    ("ex01_deteccao_anomalias", "Isolation Forest above the z-score rule on PR-AUC",
+     lambda f, t: f["ex01_pr_auc_iforest"] > f["ex01_pr_auc_zscore"]),
+    ("ex03_recomendacao_hibrida", "the hybrid at least as precise as ALS alone",
+     lambda f, t: f["ex03_precision_at_k_hibrido"] >= f["ex03_precision_at_k_als"]),
+    ("ex04_series_temporais", "forecast between 0.9x the floor (leakage) and the seasonal naive",
+     lambda f, t: 0.9 * f["ex04_mae_floor"] <= f["ex04_mae_model"] < f["ex04_mae_seasonal_naive"]),
 ]  # fmt: skip
 
 
@@ -112,8 +124,8 @@ def test_recorded_figure_against_truth(truth, notebook, what, check):
     assert check(got, truth), f"{notebook}: {what}: recorded {got}, truth {truth}"
 
 
-@pytest.mark.parametrize("notebook", LESSONS)
-def test_every_lesson_recorded_figures(notebook):
+@pytest.mark.parametrize("notebook", LESSONS + SOLUTIONS)
+def test_every_notebook_recorded_figures(notebook):
     assert figures(notebook)
 
 
