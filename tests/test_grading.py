@@ -45,6 +45,8 @@ FIXTURES = ROOT / "tests" / "fixtures" / "grading"
 EXAMPLE = "ex00_exemplo"
 SOLUTIONS = fmt.discover_solutions(ROOT / "solutions")
 ALL_SOLUTIONS = {**fmt.discover_solutions(FIXTURES), **SOLUTIONS}
+#: Exercises graded here also with their last answered part blanked (issue 18: the newest ones).
+BLANKED = ("ex06_tuning_fraude", "ex07_performance")
 TOKEN = "ck-attack-7f3a"  # in the command line of every process an attacker leaves behind
 
 
@@ -184,6 +186,11 @@ def _fabricate_class(folder: Path, grades: Path, student_versions: dict[str, Pat
         put("vazio", nbformat.read(student_versions[name], as_version=4), f"{name}.ipynb")
     wrong_b = "from pyspark.sql import functions as F\n\nmedia_valor = float(dados.agg(F.max('valor')).first()[0])"
     put("uma_parte_errada", _with_cell(example, "parte_b_codigo", wrong_b))
+    for name in BLANKED:  # the newest exercises: one part blanked loses exactly that part
+        if name in ALL_SOLUTIONS:
+            solution = fmt.read_solution(ALL_SOLUTIONS[name])
+            blanked = fmt.blank_part(solution, fmt.last_answered_part(solution))
+            put("uma_parte_errada", blanked, f"{name}.ipynb")
     put(
         "travado",
         _with_cell(example, "parte_b_codigo", "import time\n\nwhile True:\n    time.sleep(1)"),
@@ -249,6 +256,22 @@ def _fabricate_class(folder: Path, grades: Path, student_versions: dict[str, Pat
         _with_cell(example, "parte_c_codigo", "from pyspark.sql import functions as F\n" + leak),
     )
     expected["rotulos"] = {"parte_a": 2.0, "parte_b": 3.0, "parte_c": 0.0}
+    # a real exercise's cheat: the "model" looks the future up in the notebook's own data (the
+    # dataset's truth is in the student's reach); the grader forecasts hidden series instead
+    ex04 = fmt.read_solution(ALL_SOLUTIONS["ex04_series_temporais"])
+    lookup = (
+        "def fit_forecaster(train_df):\n"
+        "    future = sales.select('date', 'store_id', 'product_id', F.col('units').alias('_u'))\n"
+        "\n"
+        "    class Lookup:\n"
+        "        def transform(self, df):\n"
+        "            joined = df.join(future, ['date', 'store_id', 'product_id'], 'left')\n"
+        "            return joined.withColumn('prediction', F.coalesce('_u', F.lit(0.0))).drop('_u')\n"
+        "\n"
+        "    return Lookup()"
+    )
+    put("futuro", _with_cell(ex04, "parte_c_codigo", lookup), "ex04_series_temporais.ipynb")
+    expected["futuro"] = {"parte_a": 2.0, "parte_b": 3.0, "parte_c": 0.0, "parte_d": 2.0}
     # a folder name that is not UTF-8, and symlinked submissions (never followed)
     weird = os.fsencode(str(folder)) + b"/jos\xe9"
     os.makedirs(weird)
@@ -358,6 +381,24 @@ def test_one_wrong_part_loses_exactly_its_points(graded_class):
     assert "media_valor não confere" in parts["parte_b"]["reason"]
 
 
+@pytest.mark.parametrize("name", BLANKED)
+def test_a_blanked_part_of_a_new_exercise_loses_exactly_its_points(graded_class, name):
+    _, rows, *_ = graded_class
+    if name not in ALL_SOLUTIONS:
+        pytest.fail(f"solutions/{name}.ipynb is missing (issue 18 asks for it)")
+    blank = fmt.last_answered_part(fmt.read_solution(ALL_SOLUTIONS[name]))
+    got = {
+        p: (float(r["score"]), float(r["max_score"]))
+        for p, r in _rows(rows, "uma_parte_errada", name).items()
+    }
+    assert got, f"no rows for the blanked {name}"
+    assert (
+        got[blank][0] == 0
+        and "não respondida" in _rows(rows, "uma_parte_errada", name)[blank]["reason"]
+    )
+    assert all(score == top for p, (score, top) in got.items() if p != blank), got
+
+
 def test_hanging_submission_is_stopped_by_the_timeout(graded_class):
     run, rows, *_ = graded_class
     parts = _rows(rows, "travado")
@@ -411,8 +452,9 @@ def test_locked_cells_are_restored_and_noted(graded_class):
 def test_attackers_win_nothing(graded_class):
     _, rows, *_, expected = graded_class
     for student, scores in expected.items():
-        got = {part: float(r["score"]) for part, r in _rows(rows, student).items()}
-        assert got == scores, f"{student}: {got} != {scores} ({_rows(rows, student)})"
+        exercise = "ex04_series_temporais" if student == "futuro" else EXAMPLE
+        got = {part: float(r["score"]) for part, r in _rows(rows, student, exercise).items()}
+        assert got == scores, f"{student}: {got} != {scores} ({_rows(rows, student, exercise)})"
 
 
 def test_resource_attackers_are_named_in_their_reasons(graded_class):
