@@ -753,13 +753,50 @@ def test_sigterm_stops_the_grader_and_every_sandbox(tmp_path):
     assert not alive, alive
 
 
+def _statement_pairs(text: str) -> set[tuple[str, str]]:
+    """Consecutive pairs of the code statements in ``text`` (a call, an assignment or a block
+    header of 8+ characters; imports, comments and bare literals such as column lists skipped).
+    """
+    lines = [line.strip() for line in text.splitlines()]
+    lines = [
+        s
+        for s in lines
+        if len(s) >= 8
+        and any(c in s for c in "(=:")
+        and not s.startswith(("from ", "import ", "#"))
+    ]
+    return set(zip(lines, lines[1:], strict=False))
+
+
+def _hidden_runs(paths, *, answers: bool) -> set[tuple[str, str]]:
+    """Pairs of consecutive lines that only the grader's cells (and, with ``answers``, the
+    solutions' answers) hold. A pair, not a line: a lone generic line such as
+    ``for i, line in enumerate(lines):`` also stands in the course's own library, while a copied
+    probe, check or answer carries its lines in a row.
+    """
+
+    def runs(text: str) -> set[tuple[str, str]]:
+        return _statement_pairs(text)
+
+    hidden, shown = set(), set()
+    for path in paths:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if fmt.is_answer(cell):  # what stays of an answer in the student version
+                shown |= runs(fmt.stub_answer(cell.source))
+            if fmt.role(cell) is not None or (answers and fmt.is_answer(cell)):
+                hidden |= runs(cell.source)
+            else:
+                shown |= runs(cell.source)
+    return hidden - shown
+
+
 def test_release_ships_no_solution_or_grader_cell(tmp_path):
     from coursekit.grading.release import build
 
     archive = build(ROOT, tmp_path)
-    grader = _hidden_lines(SOLUTIONS.values(), answers=False, shortest=30)
-    answers = _hidden_lines(SOLUTIONS.values(), answers=True, shortest=30)
-    assert len(grader) > 10 and len(answers) > len(grader)
+    grader = _hidden_runs(SOLUTIONS.values(), answers=False)
+    answers = _hidden_runs(SOLUTIONS.values(), answers=True)
+    assert len(grader) > 100 and len(answers) > len(grader)
     with zipfile.ZipFile(archive) as zf:
         names = zf.namelist()
         assert any(n.startswith("aula10/exercises/ex01_") for n in names)
@@ -769,10 +806,12 @@ def test_release_ships_no_solution_or_grader_cell(tmp_path):
         for name in names:
             if name.endswith((".ipynb", ".py", ".md")):
                 text = zf.read(name).decode("utf-8", "replace")
-                # probes, checks, references: nowhere. Answers: not in the student notebooks (the
-                # reference platform in mlplatform/ holds ex05's PSI; issue 18 changes that part)
+                present = _statement_pairs(text)
+                # probes, checks, references: nowhere. Answers: not in the student notebooks
+                # (the reference platform in mlplatform/ is the lessons' code, which answers
+                # may reuse: the ex05 checks make copying it as is score 0)
                 hidden = answers if name.endswith(".ipynb") else grader
-                leaks = [h for h in hidden if h in text]
+                leaks = sorted(hidden & present)
                 assert not leaks, f"{name} carries hidden lines: {leaks[:3]}"
 
 
