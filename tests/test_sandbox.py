@@ -174,3 +174,16 @@ def test_cpu_quota_caps_a_process_that_spins_every_core(tmp_path):
     _run(tmp_path, code, Limits(cpus=0.5))
     used = float((tmp_path / "log.txt").read_text().split("cpu")[-1])
     assert used < 3.0, f"{used:.1f} CPU-seconds in 4 s with a quota of 0.5 core"
+
+
+def test_runner_reasons_are_accepted_only_in_the_runners_wording():
+    from coursekit.grading.grader import runner_reason
+
+    said = "a comunicação com o kernel falhou na célula 6: ValueError: Expecting value"
+    assert runner_reason(said) == "a comunicação com o kernel falhou na célula 6: ValueError"
+    assert (
+        runner_reason("o kernel não iniciou: RuntimeError: x")
+        == "o kernel não iniciou: RuntimeError"
+    )
+    assert runner_reason("nota 10: o corretor aprovou") == ""
+    assert runner_reason(["o kernel não iniciou: X"]) == ""

@@ -715,6 +715,7 @@ _RUNNER_REASONS = re.compile(
     r"^(o tempo limite do notebook \(\d+ s\) acabou (antes desta célula|na célula \d+)"
     r"|o kernel morreu na célula \d+ \(os\._exit, falha ou falta de memória\)"
     r"|o kernel não iniciou: [A-Za-z]+"
+    r"|a comunicação com o kernel falhou na célula \d+: [A-Za-z]+"
     r"|tempo limite do notebook \(\d+ s\) esgotado nesta célula)"
 )
 

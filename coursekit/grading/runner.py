@@ -129,6 +129,7 @@ def run(notebook: Path, executed: Path, status: Path, *, timeout: int, cwd: Path
         "evalue": f"tempo limite do notebook ({timeout} s) esgotado nesta célula",
         "traceback": [f"{TIMED_OUT}: tempo limite do notebook ({timeout} s) esgotado"],
     }
+    index = -1  # the cell being run; -1 while the kernel starts
     try:
         with client.setup_kernel(cwd=str(cwd)):
             for index, cell in enumerate(nb.cells):
@@ -159,8 +160,12 @@ def run(notebook: Path, executed: Path, status: Path, *, timeout: int, cwd: Path
                     stop = f"o tempo limite do notebook ({timeout} s) acabou na célula {index}"
                     if not timed_out:
                         cell.outputs.append(_error(TIMED_OUT, stop))
-    except Exception as exc:  # noqa: BLE001 (kernel could not start: say so, write what we have)
-        stop = stop or f"o kernel não iniciou: {type(exc).__name__}: {cap_text(exc, 300)}"
+    except Exception as exc:  # noqa: BLE001 (say where it broke, write what we have)
+        detail = f"{type(exc).__name__}: {cap_text(exc, 300)}"
+        if index < 0:
+            stop = stop or f"o kernel não iniciou: {detail}"
+        else:  # e.g. a kernel whose json or messaging the student's code replaced
+            stop = stop or f"a comunicação com o kernel falhou na célula {index}: {detail}"
     nbformat.write(nb, executed)
     result = {"stop": stop, "seconds": seconds, "truncated": client.truncated}
     status.write_text(json.dumps(result), encoding="utf-8")
