@@ -62,8 +62,20 @@ def pytest_configure(config):
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session):
     # Under xdist only the controller prepares; workers collect what it wrote.
-    if not hasattr(session.config, "workerinput"):
+    if not hasattr(session.config, "workerinput") and _collects_notebooks(session.config):
         prepare_all(session.config)
+
+
+def _collects_notebooks(config) -> bool:
+    """False when the command line names only paths outside build/nbrun (``pytest tests/x.py``):
+    preparing would then wipe the recorded figures of the last full run for nothing."""
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        return True  # the testpaths, which include build/nbrun
+    for arg in config.args:
+        path = (Path(config.invocation_params.dir) / arg.split("::")[0]).resolve()
+        if path == RUN_DIR or RUN_DIR in path.parents or path in RUN_DIR.parents:
+            return True
+    return False
 
 
 def source_notebooks() -> list[Path]:
