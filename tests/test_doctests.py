@@ -32,6 +32,7 @@ MODULES = [
     "coursekit.grading.assemble",
     "coursekit.grading.grader",
     "coursekit.grading.judge",
+    "coursekit.grading.lint",
     "coursekit.grading.notebooks",
     "coursekit.grading.release",
     "coursekit.grading.runner",

@@ -274,6 +274,15 @@ def _fabricate_class(folder: Path, grades: Path, student_versions: dict[str, Pat
     )
     put("futuro", _with_cell(ex04, "parte_c_codigo", lookup), "ex04_series_temporais.ipynb")
     expected["futuro"] = {"parte_a": 2.0, "parte_b": 3.0, "parte_c": 0.0, "parte_d": 2.0}
+    # ex07 grades a mechanism from plans the student's own kernel reports: the correct answers,
+    # plus one added cell that reaches Spark's internals (the door a forged plan needs), score 0
+    ex07 = fmt.read_solution(ALL_SOLUTIONS["ex07_performance"])
+    after_d = _cell_index(ex07, "parte_d") + 1
+    ex07.cells.insert(
+        after_d, nbformat.v4.new_code_cell("bus = spark.sparkContext._jsc.sc().listenerBus()")
+    )
+    put("api_privada", ex07, "ex07_performance.ipynb")
+    expected["api_privada"] = {"parte_a": 0.0, "parte_b": 0.0, "parte_c": 0.0, "parte_d": 0.0}
     # a folder name that is not UTF-8, and symlinked submissions (never followed)
     weird = os.fsencode(str(folder)) + b"/jos\xe9"
     os.makedirs(weird)
@@ -454,7 +463,9 @@ def test_locked_cells_are_restored_and_noted(graded_class):
 def test_attackers_win_nothing(graded_class):
     _, rows, *_, expected = graded_class
     for student, scores in expected.items():
-        exercise = "ex04_series_temporais" if student == "futuro" else EXAMPLE
+        exercise = {"futuro": "ex04_series_temporais", "api_privada": "ex07_performance"}.get(
+            student, EXAMPLE
+        )
         got = {part: float(r["score"]) for part, r in _rows(rows, student, exercise).items()}
         assert got == scores, f"{student}: {got} != {scores} ({_rows(rows, student, exercise)})"
 
@@ -468,6 +479,10 @@ def test_resource_attackers_are_named_in_their_reasons(graded_class):
     }
     assert "processos demais" in said["fork_bomb"], said["fork_bomb"]
     assert "memória" in said["memoria"] or "MemoryError" in said["memoria"], said["memoria"]
+    private = [r for r in run.results if r.student == "api_privada"]
+    assert private and all(
+        "fora da API pública" in p.reason and "`_jsc`" in p.reason for p in private[0].parts
+    ), private
 
 
 def test_honest_scores_are_exact_next_to_attackers(graded_class):

@@ -5,7 +5,7 @@ Everything else comes from the solution, whatever the submission did to it: give
 the visible tests, the injected ``SCALE = "ci"``, and the probes, each placed right after
 its part's test cell. A submission cannot remove, reorder or edit a locked cell, add a probe,
 or turn a raw cell into code; cells it added keep their place after the nearest cell the
-grader recognises.
+grader recognises (cells added after a test cell run before that part's probe, not after it).
 
 Examples
 --------
@@ -192,6 +192,7 @@ def assemble(
             add(source, Kind("answer", answer_part.get(gid, ""), gid))
         elif fmt.is_test(cell):
             add(cell.source.strip(), Kind("test", gid, gid))  # visible asserts only (validated)
+            add_extras(gid)  # before the probe: a cell added after a test cannot follow its probe
             probe = probes.get(gid)
             if probe is not None:
                 prelude = PROBE_PRELUDE.format(
@@ -205,7 +206,8 @@ def assemble(
                     f"{k} = {v!r}" for k, v in parameters.items()
                 ]
                 add("\n".join(lines), Kind("injected"))
-        add_extras(gid)
+        if not fmt.is_test(cell):
+            add_extras(gid)
     notes = []
     missing = [gid for gid, c in anchors.items() if fmt.is_answer(c) and gid not in answers]
     if missing:

@@ -53,6 +53,7 @@ import nbformat
 from coursekit.grading import notebooks as fmt
 from coursekit.grading.assemble import Assembly, assemble
 from coursekit.grading.judge import CheckPool, part_letter, references
+from coursekit.grading.lint import defined_names
 from coursekit.grading.sandbox import (
     DATASETS_INSIDE,
     INPUTS_INSIDE,
@@ -465,6 +466,7 @@ class Exercise:
     seed: object
     timeout: int
     hidden_lines: list[str]
+    given_names: list[str] = field(default_factory=list)  # what the lint forbids rebinding
 
 
 def load_exercise(path: Path, timeout: int | None) -> Exercise:
@@ -497,6 +499,15 @@ def load_exercise(path: Path, timeout: int | None) -> Exercise:
         names.get("SEED"),
         int(timeout or fmt.timeout_of(nb) or fmt.DEFAULT_TIMEOUT),
         hidden,
+        sorted(
+            defined_names(
+                [
+                    c.source
+                    for c in nb.cells
+                    if c.cell_type == "code" and fmt.role(c) is None and not fmt.is_answer(c)
+                ]
+            )
+        ),
     )
 
 
@@ -685,6 +696,12 @@ class Grader:
                     for p in ex.parts
                 ],
                 ex.seed,
+                code=[
+                    str(cell.source)
+                    for cell, kind in zip(assembly.notebook.cells, assembly.kinds, strict=True)
+                    if kind.kind in ("answer", "extra")
+                ],
+                given=ex.given_names,
             )
         parts = []
         for part, (ok, reason) in zip(ex.parts, outcomes, strict=True):

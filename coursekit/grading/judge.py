@@ -107,9 +107,23 @@ def part_letter(part: str) -> str:
 
 
 def run_check(
-    source: str, out: Path, ref: Path, *, part: str, seed: object = None
+    source: str,
+    out: Path,
+    ref: Path,
+    *,
+    part: str,
+    seed: object = None,
+    code: list[str] | None = None,
+    given: list[str] | None = None,
 ) -> tuple[bool, str]:
-    """Run one check cell on one submission's probe output: ``(passed, pt-BR reason)``."""
+    """Run one check cell on one submission's probe output: ``(passed, pt-BR reason)``.
+
+    ``code``: the student's cells as the grader assembled them (text, for
+    :func:`~coursekit.grading.lint.public_api_violations`); ``given``: the functions and modules
+    the notebook defines for the student.
+    """
+    from coursekit.grading.lint import public_api_violations
+
     notes: list[str] = []
     names = {
         "__name__": "coursekit_check",
@@ -121,6 +135,9 @@ def run_check(
         "note": lambda text: notes.append(str(text)[:300]),
         "SEED": seed,
         "SCALE": "ci",
+        "STUDENT_CODE": list(code or []),
+        "GIVEN_NAMES": frozenset(given or []),
+        "public_api_violations": public_api_violations,
     }
     letter = part_letter(part)
     if not Path(out).is_dir() or not any(Path(out).iterdir()):
@@ -172,10 +189,17 @@ class CheckPool:
         )
         self.lock = threading.Lock()
 
-    def run(self, checks: list[tuple[str, str, str, str]], seed: object) -> list[tuple[bool, str]]:
+    def run(
+        self,
+        checks: list[tuple[str, str, str, str]],
+        seed: object,
+        code: list[str] = (),
+        given: list[str] = (),
+    ) -> list[tuple[bool, str]]:
         """``checks``: ``(part, source, out, ref)``; one ``(passed, reason)`` per check."""
+        message = {"checks": checks, "seed": seed, "code": list(code), "given": sorted(given)}
         with self.lock:
-            self.proc.stdin.write(json.dumps({"checks": checks, "seed": seed}) + "\n")
+            self.proc.stdin.write(json.dumps(message) + "\n")
             self.proc.stdin.flush()
             line = self.proc.stdout.readline()
         if not line:
@@ -204,6 +228,7 @@ def _serve_checks(memory_mb: int, timeout: float) -> int:
     for line in sys.stdin:
         message = json.loads(line)
         checks, seed = message["checks"], message["seed"]
+        code, given = message.get("code", []), message.get("given", [])
         read, write = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: limits, checks, results on the pipe, exit
@@ -217,7 +242,9 @@ def _serve_checks(memory_mb: int, timeout: float) -> int:
                 cpu = int(timeout)
                 resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
                 out = [
-                    run_check(source, Path(o), Path(r), part=part, seed=seed)
+                    run_check(
+                        source, Path(o), Path(r), part=part, seed=seed, code=code, given=given
+                    )
                     for part, source, o, r in checks
                 ]
                 os.write(write, json.dumps(out).encode("utf-8"))
