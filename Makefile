@@ -18,7 +18,7 @@ export SPARK_LOCAL_IP := 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(PY))
 export COURSEKIT_LOG_DIR := $(abspath $(BUILD))/logs
 
-.PHONY: help setup java lab test lint format exercises grade html clean \
+.PHONY: help setup java jvm-archive lab test lint format exercises grade html clean \
         cluster-up cluster-down connect-up connect-down history-up history-down doctor release
 
 help:
@@ -38,10 +38,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-setup: $(STAMP) java
+setup: $(STAMP) java jvm-archive
 
 java: $(STAMP)
 	@$(PY) -m coursekit.java ensure
+
+# Spark's classes pre-parsed into one file that every driver JVM maps (coursekit/cds.py): built
+# once per environment (about a minute), checked in a second afterwards; never fails the setup.
+jvm-archive: java
+	@$(PY) -m coursekit.cds
 
 doctor: setup
 	$(AULA10) doctor

@@ -11,7 +11,7 @@ import importlib.metadata as md
 import sys
 import time
 
-from coursekit import session
+from coursekit import cds, session
 from coursekit.java import JavaNotFoundError, find_java
 
 MIN_PYTHON = (3, 11)
@@ -70,6 +70,16 @@ def run(start_spark: bool = True, out=print) -> int:
             java_ok = False
             problems.append(str(exc).splitlines()[0] + " Rode `make lab` ou instale openjdk-17.")
             out("Java     : NÃO ENCONTRADO")
+    if mode != "connect" and java_ok:
+        archive = cds.driver_option()
+        out(
+            "Classes  : "
+            + (
+                f"arquivo de classes da JVM em uso ({cds.archive_path().name})"
+                if archive
+                else "sem arquivo de classes da JVM (opcional: `make setup` o gera; a sessão só inicia mais devagar)"
+            )
+        )
     if start_spark and java_ok and not problems:
         t0 = time.perf_counter()
         try:

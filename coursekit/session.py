@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from urllib.parse import urlparse
 
+from coursekit import cds
 from coursekit.java import JavaInfo, find_java
 from coursekit.net import LOCALHOST, port_open, tail
 
@@ -127,11 +128,14 @@ def extra_java_options() -> str:
 def default_conf(app_name: str) -> dict[str, str]:
     """Settings every classic session gets: loopback, quiet logs, small-data partitions."""
     java_opts = f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG} {extra_java_options()}".strip()
+    # The driver is started from pyspark's own class path, the one the archive was made from;
+    # executors of a cluster are not, so they do not get it (see coursekit.cds).
+    driver_opts = f"{java_opts} {cds.driver_option()}".strip()
     conf = {
         "spark.driver.host": driver_host(),
         "spark.driver.bindAddress": driver_host(),
         "spark.ui.showConsoleProgress": "false",
-        "spark.driver.extraJavaOptions": java_opts,
+        "spark.driver.extraJavaOptions": driver_opts,
         "spark.executor.extraJavaOptions": java_opts,
         "spark.sql.shuffle.partitions": os.environ.get("COURSEKIT_SHUFFLE_PARTITIONS")
         or str(max(4, 2 * (os.cpu_count() or 2))),

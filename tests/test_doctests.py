@@ -22,6 +22,7 @@ MODULES = [
     "coursekit.constants",
     "coursekit.handouts",
     "coursekit.java",
+    "coursekit.cds",
     "coursekit.net",
     "coursekit.progress",
     "coursekit.results",

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from coursekit import cds
 from coursekit.cluster.daemons import (
     CONNECT_CLASS,
     REPO_ROOT,
@@ -144,8 +145,9 @@ def connect_up(
             # task closures grow each iteration until "Task serialization failed: StackOverflowError".
             "spark.checkpoint.dir": str(paths.work / "connect-checkpoints"),
         }
-        if extra_java_options():
-            confs["spark.driver.extraJavaOptions"] = extra_java_options()
+        if extra_java_options() or cds.driver_option():
+            driver = f"{extra_java_options()} {cds.driver_option()}".strip()
+            confs["spark.driver.extraJavaOptions"] = driver
             confs["spark.executor.extraJavaOptions"] = extra_java_options()
         if url.startswith("spark://"):
             confs["spark.cores.max"] = os.environ.get("COURSEKIT_CORES_MAX", "2")
