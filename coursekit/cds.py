@@ -1,18 +1,20 @@
 """A class-data-sharing archive of Spark's classes: every driver JVM starts with less CPU.
 
-A Spark driver loads about 17,000 classes from ``pyspark/jars`` and verifies each one; on the
-course's small data that is a large part of a session's CPU (measured on a 2-core machine: a
-session plus a small ML fit spends ~11 s of JVM CPU without the archive, ~6.5 s with it).
+A Spark driver loads about 20,000 classes (the JDK's and ``pyspark/jars``') and verifies each
+one; on the course's small data that is a large part of a session's CPU (measured on a 2-core
+machine: a session, a groupBy and a small fit spend 12.8 s of JVM CPU without the archive, 7.0 s
+with it: tools/jvm_archive_bench.py).
 Java's AppCDS stores those classes pre-parsed in one file that every JVM maps read-only.
 
 ``make setup`` builds the archive once per environment (``python -m coursekit.cds``): a short
 Spark workload records the classes it loads (``-XX:DumpLoadedClassList``), then
-``java -Xshare:dump`` writes them into ``<venv>/share/coursekit/``, next to the jars it was made
-from, so a grading sandbox (which sees the environment read-only) maps the same file. Drivers
-started by :func:`coursekit.session.get_spark` and the course's Spark Connect server add
-:func:`driver_option`. The JVM checks the archive against its own build and class path and,
-when they differ (another Java, reinstalled jars) or the file is missing or damaged, silently
-starts without it: the archive only ever changes speed. ``COURSEKIT_CLASS_ARCHIVE=0`` turns it off.
+``java -Xshare:dump`` writes them into an archive in ``<venv>/share/coursekit/``, next to the
+jars it was made from, so a grading sandbox (which sees the environment read-only) maps the same
+file. Drivers started by :func:`coursekit.session.get_spark` and the course's Spark Connect
+server add :func:`driver_option`. The JVM checks the archive against its own build and class
+path and, when they differ (another Java, reinstalled jars) or the file is missing or damaged
+(tested: cut in half), starts without it, silently: the archive only ever changes speed.
+``COURSEKIT_CLASS_ARCHIVE=0`` turns it off.
 
 Examples
 --------
@@ -81,7 +83,7 @@ ratings = back.select((F.col("id") % 50).alias("user"), (F.col("id") % 40).alias
 ALS(userCol="user", itemCol="item", ratingCol="x", maxIter=2, rank=3, seed=1).fit(ratings)
 jvm = spark.sparkContext._jvm
 print(json.dumps({"classpath": jvm.System.getProperty("java.class.path"),
-                  "java": jvm.System.getProperty("java.home")}))
+                  "java": jvm.System.getProperty("java.home")}), flush=True)
 spark.stop()
 """
 
@@ -124,8 +126,48 @@ def usable(archive: Path | None = None) -> bool:
         return False
 
 
+def _record(java_flag: str) -> tuple[dict | None, str]:
+    """Run the workload in a child Python with ``java_flag``; (its class path and Java, error)."""
+    env = {**os.environ, ENV: "0", "COURSEKIT_UI": "0", "COURSEKIT_JAVA_OPTS": java_flag}
+    command = [sys.executable, "-c", _WORKLOAD]
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    lines = [ln for ln in run.stdout.splitlines() if ln.startswith("{")]
+    if run.returncode != 0 or not lines:
+        return None, f"a sessão de gravação falhou: {run.stderr[-500:]}"
+    return json.loads(lines[-1]), ""
+
+
+def _make(partial: Path, tmp: Path) -> tuple[dict | None, str]:
+    """Record the workload's class list, then write the archive with ``java -Xshare:dump``.
+
+    A static archive, not the one-step dynamic one (``-XX:ArchiveClassesAtExit``, 30 s faster to
+    make): on Java 17 a truncated dynamic archive crashes the JVM (SIGBUS) where a truncated
+    static one is refused and the JVM starts without it.
+    """
+    classes = tmp / "classes.lst"
+    meta, error = _record(f"-XX:DumpLoadedClassList={classes}")
+    if not meta or not classes.is_file():
+        return None, error or "a lista de classes não foi gravada"
+    dump = subprocess.run(
+        [
+            _java(),
+            "-Xshare:dump",
+            f"-XX:SharedClassListFile={classes}",
+            f"-XX:SharedArchiveFile={partial}",
+            "-cp",
+            meta["classpath"],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if dump.returncode != 0 or not partial.is_file():
+        return None, f"java -Xshare:dump falhou: {dump.stdout[-500:]}"
+    return meta, ""
+
+
 def build(archive: Path | None = None, *, log=print) -> Path | None:
-    """Record a Spark workload's classes and dump them into ``archive``; ``None`` when it cannot.
+    """Record a Spark workload's classes into ``archive``; ``None`` when it cannot.
 
     Does nothing when a usable archive is already there. Never raises for a Spark or Java
     problem: the archive is only a speed-up, so the reason is logged and ``None`` returned.
@@ -136,46 +178,19 @@ def build(archive: Path | None = None, *, log=print) -> Path | None:
         return archive
     started = time.monotonic()
     archive.parent.mkdir(parents=True, exist_ok=True)
+    partial = archive.with_name(archive.name + ".partial")
     with tempfile.TemporaryDirectory(prefix="coursekit-cds-") as tmp:
-        classes = Path(tmp) / "classes.lst"
-        env = {
-            **os.environ,
-            ENV: "0",
-            "COURSEKIT_UI": "0",
-            "COURSEKIT_JAVA_OPTS": f"-XX:DumpLoadedClassList={classes}",
-        }
-        run = subprocess.run(
-            [sys.executable, "-c", _WORKLOAD], env=env, capture_output=True, text=True, timeout=900
-        )
-        lines = [ln for ln in run.stdout.splitlines() if ln.startswith("{")]
-        if run.returncode != 0 or not lines or not classes.is_file():
-            log(
-                f"arquivo de classes da JVM não gerado (a sessão de gravação falhou): {run.stderr[-500:]}"
-            )
-            return None
-        meta = json.loads(lines[-1])
-        partial = archive.with_name(archive.name + ".partial")
-        dump = subprocess.run(
-            [
-                _java(),
-                "-Xshare:dump",
-                f"-XX:SharedClassListFile={classes}",
-                f"-XX:SharedArchiveFile={partial}",
-                "-cp",
-                meta["classpath"],
-            ],
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        if dump.returncode != 0 or not partial.is_file():
-            partial.unlink(missing_ok=True)
-            log(f"arquivo de classes da JVM não gerado (java -Xshare:dump): {dump.stdout[-500:]}")
-            return None
-        os.replace(partial, archive)
-        archive.with_suffix(".json").write_text(json.dumps(meta), encoding="utf-8")
-    if not usable(archive):
-        log("arquivo de classes da JVM gerado, mas esta JVM não o aceita; seguimos sem ele")
+        partial.unlink(missing_ok=True)
+        meta, error = _make(partial, Path(tmp))
+        if meta:
+            os.replace(partial, archive)
+            archive.with_suffix(".json").write_text(json.dumps(meta), encoding="utf-8")
+            if not usable(archive):
+                error = "esta JVM não aceita o arquivo gerado"
+    if error:
+        partial.unlink(missing_ok=True)
+        archive.unlink(missing_ok=True)
+        log(f"arquivo de classes da JVM não gerado; o Spark roda sem ele ({error})")
         return None
     size = archive.stat().st_size / 2**20
     log(

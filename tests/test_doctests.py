@@ -53,7 +53,7 @@ MODULES = [
 
 
 #: Developer benchmarks in tools/ (scripts, not part of the installed package).
-TOOLS = ["cluster_bench", "grading_bench"]
+TOOLS = ["cluster_bench", "grading_bench", "jvm_archive_bench"]
 
 
 @pytest.mark.parametrize("name", MODULES)
