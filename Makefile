@@ -44,7 +44,7 @@ java: $(STAMP)
 	@$(PY) -m coursekit.java ensure
 
 # Spark's classes pre-parsed into one file that every driver JVM maps (coursekit/cds.py): built
-# once per environment (about a minute), checked in a second afterwards; never fails the setup.
+# once per environment (about 1.5 min), checked in a second afterwards; never fails the setup.
 jvm-archive: java
 	@$(PY) -m coursekit.cds
 

@@ -82,8 +82,7 @@ KMeans(k=3, seed=1).fit(prepared)
 ratings = back.select((F.col("id") % 50).alias("user"), (F.col("id") % 40).alias("item"), "x")
 ALS(userCol="user", itemCol="item", ratingCol="x", maxIter=2, rank=3, seed=1).fit(ratings)
 jvm = spark.sparkContext._jvm
-print(json.dumps({"classpath": jvm.System.getProperty("java.class.path"),
-                  "java": jvm.System.getProperty("java.home")}), flush=True)
+print(json.dumps({"classpath": jvm.System.getProperty("java.class.path")}), flush=True)
 spark.stop()
 """
 
@@ -127,7 +126,7 @@ def usable(archive: Path | None = None) -> bool:
 
 
 def _record(java_flag: str) -> tuple[dict | None, str]:
-    """Run the workload in a child Python with ``java_flag``; (its class path and Java, error)."""
+    """Run the workload in a child Python with ``java_flag``; (its driver's class path, error)."""
     env = {**os.environ, ENV: "0", "COURSEKIT_UI": "0", "COURSEKIT_JAVA_OPTS": java_flag}
     command = [sys.executable, "-c", _WORKLOAD]
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)

@@ -71,15 +71,12 @@ def run(start_spark: bool = True, out=print) -> int:
             problems.append(str(exc).splitlines()[0] + " Rode `make lab` ou instale openjdk-17.")
             out("Java     : NÃO ENCONTRADO")
     if mode != "connect" and java_ok:
-        archive = cds.driver_option()
-        out(
-            "Classes  : "
-            + (
-                f"arquivo de classes da JVM em uso ({cds.archive_path().name})"
-                if archive
-                else "sem arquivo de classes da JVM (opcional: `make setup` o gera; a sessão só inicia mais devagar)"
+        if cds.driver_option():
+            out(f"Classes  : arquivo de classes da JVM em uso ({cds.archive_path().name})")
+        else:
+            out(
+                "Classes  : sem arquivo de classes da JVM (`make setup` o gera; sem ele, o Spark só inicia mais devagar)"
             )
-        )
     if start_spark and java_ok and not problems:
         t0 = time.perf_counter()
         try:

@@ -145,9 +145,9 @@ def connect_up(
             # task closures grow each iteration until "Task serialization failed: StackOverflowError".
             "spark.checkpoint.dir": str(paths.work / "connect-checkpoints"),
         }
-        if extra_java_options() or cds.driver_option():
-            driver = f"{extra_java_options()} {cds.driver_option()}".strip()
-            confs["spark.driver.extraJavaOptions"] = driver
+        driver_opts = f"{extra_java_options()} {cds.driver_option()}".strip()
+        if driver_opts:
+            confs["spark.driver.extraJavaOptions"] = driver_opts
             confs["spark.executor.extraJavaOptions"] = extra_java_options()
         if url.startswith("spark://"):
             confs["spark.cores.max"] = os.environ.get("COURSEKIT_CORES_MAX", "2")
