@@ -36,6 +36,11 @@ TRUNCATED = "\n[... saída truncada pelo corretor ...]"
 CELL_CHARS = 20_000
 NOTEBOOK_CHARS = 400_000
 TRACEBACK_LINES = 40
+#: Seconds to wait for a cell's last outputs (nbclient's iopub_timeout); after the notebook's time
+#: is spent the kernel is interrupted and only IOPUB_AFTER_TIMEOUT: a kernel whose own machinery
+#: the student broke never answers, and the run stops there anyway.
+IOPUB_SECONDS = 30
+IOPUB_AFTER_TIMEOUT = 3
 
 
 def cap_text(text: str, limit: int) -> str:
@@ -74,6 +79,10 @@ def _client_class():
 
     class CappedClient(NotebookClient):
         """nbclient with output caps that also apply to errors and to the whole notebook."""
+
+        async def _async_handle_timeout(self, timeout, cell=None):
+            self.iopub_timeout = IOPUB_AFTER_TIMEOUT  # no later cell runs: do not wait 30 s
+            return await super()._async_handle_timeout(timeout, cell)
 
         def output(self, outs, msg, display_id, cell_index):
             content = msg.get("content", {})
@@ -115,7 +124,7 @@ def run(notebook: Path, executed: Path, status: Path, *, timeout: int, cwd: Path
         kernel_name="python3",
         allow_errors=True,
         interrupt_on_timeout=True,
-        iopub_timeout=30,
+        iopub_timeout=IOPUB_SECONDS,
         raise_on_iopub_timeout=False,
         shutdown_kernel="immediate",
         startup_timeout=120,
