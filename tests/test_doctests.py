@@ -32,6 +32,7 @@ MODULES = [
     "coursekit.grading.report",
     "coursekit.grading.assemble",
     "coursekit.grading.grader",
+    "coursekit.grading.intake",
     "coursekit.grading.judge",
     "coursekit.grading.lint",
     "coursekit.grading.notebooks",

@@ -36,7 +36,8 @@ from coursekit.grading.exercises import (
     generate,
     student_version_problems,
 )
-from coursekit.grading.grader import GRACE_SECONDS, grade, opened, plan
+from coursekit.grading.grader import GRACE_SECONDS, grade
+from coursekit.grading.intake import opened, plan
 
 pytestmark = pytest.mark.grading
 

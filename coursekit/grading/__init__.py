@@ -16,10 +16,13 @@ student's interpreter judges it. Modules, one concern each:
   budget and output caps);
 * :mod:`.judge` - references computed once per exercise per run, checks run in the grader's
   own process on the probes' data (never importing, unpickling or executing it);
-* :mod:`.grader` - ``make grade``: intake (folders or zip, odd names, symlinks), a thread pool
-  of sandboxes with per-task time limits, fairness re-runs, grades; :mod:`.report` - grades.csv,
-  totals.csv and the feedback pages; :mod:`.release` - ``make release``; :mod:`.selftest` - an
-  author's check of one solution; :mod:`.bench` - the class benchmark.
+* :mod:`.intake` - what to grade: folders or zip, odd names, symlinks never followed, unreadable
+  files scored 0 with a reason;
+* :mod:`.grader` - ``make grade``: a thread pool of sandboxes with per-task time limits,
+  fairness re-runs, the judge's scores; :mod:`.lint` - ex07's reading of the answer cells (no
+  private Spark API); :mod:`.report` - grades.csv, totals.csv and the feedback pages;
+  :mod:`.release` - ``make release``; :mod:`.selftest` - an author's check of one solution. The
+  class benchmark is ``tools/grading_bench.py`` (outside the installed package).
 
 Commands: ``make exercises``, ``make grade SUBMISSIONS=<dir|zip> [GRADES=<dir>]``,
 ``make release``, ``python -m coursekit.grading.selftest solutions/exNN_x.ipynb``.

@@ -20,6 +20,8 @@ import html
 from collections.abc import Iterable
 from pathlib import Path
 
+import nbformat
+
 CSV_COLUMNS = ("student", "exercise", "part", "score", "max_score", "reason")
 TOTAL_COLUMNS = ("student", "exercise", "score", "max_score")
 
@@ -106,7 +108,7 @@ def write_feedback(path: str | Path, result, executed=None, *, sandboxed: bool =
     ----------
     path : path
         Target ``.html`` file (folders are created).
-    result : coursekit.grading.grader.Result
+    result : coursekit.grading.intake.Result
         Scores and reasons.
     executed : nbformat.NotebookNode, optional
         The notebook as shown to the student (built by the grader); omitted when nothing ran.
@@ -132,3 +134,57 @@ def write_feedback(path: str | Path, result, executed=None, *, sandboxed: bool =
     )
     path.write_text(page, encoding="utf-8", errors="replace")
     return path
+
+
+def scrub(text: str, hidden: list[str]) -> str:
+    """Remove any line of the grader's hidden cells that student-controlled text may carry."""
+    for line in hidden:
+        if line in text:
+            text = text.replace(line, "[…]")
+    return text
+
+
+def feedback_notebook(assembly, executed, hidden: list[str]):
+    """The notebook the student sees: the cells as run, outputs of their own cells and the visible tests."""
+    if assembly is None:
+        return None
+    nb = nbformat.v4.new_notebook()
+    for index, (cell, kind) in enumerate(zip(assembly.notebook.cells, assembly.kinds, strict=True)):
+        if kind.kind == "probe":
+            continue
+        copy = nbformat.from_dict(dict(cell))
+        if len(copy.source) > 20_000:
+            copy.source = copy.source[:20_000] + "\n# [... célula truncada no feedback ...]"
+        if cell.cell_type == "code":
+            copy.outputs = []
+            if executed is not None:
+                copy.outputs = _clean_outputs(executed.cells[index].get("outputs", []), hidden)
+        nb.cells.append(copy)
+    return nb
+
+
+def _clean_outputs(outputs, hidden) -> list:
+    out = []
+    for o in outputs:
+        if not isinstance(o, dict):
+            continue
+        kind = o.get("output_type")
+        if kind == "stream":
+            out.append(
+                nbformat.v4.new_output(
+                    "stream", name="stdout", text=scrub(str(o.get("text", ""))[:20_000], hidden)
+                )
+            )
+        elif kind == "error":
+            text = scrub(f"{o.get('ename', 'Erro')}: {o.get('evalue', '')}"[:2_000], hidden)
+            out.append(nbformat.v4.new_output("error", ename="Erro", evalue=text, traceback=[text]))
+        elif kind in ("execute_result", "display_data"):
+            data = o.get("data", {}) if isinstance(o.get("data"), dict) else {}
+            keep = {}
+            if isinstance(data.get("image/png"), str) and len(data["image/png"]) < 2_000_000:
+                keep["image/png"] = data["image/png"]
+            if "text/plain" in data:
+                keep["text/plain"] = scrub(str(data["text/plain"])[:20_000], hidden)
+            if keep:
+                out.append(nbformat.v4.new_output("display_data", data=keep))
+    return out
