@@ -275,6 +275,54 @@ def _fabricate_class(folder: Path, grades: Path, student_versions: dict[str, Pat
     )
     put("futuro", _with_cell(ex04, "parte_c_codigo", lookup), "ex04_series_temporais.ipynb")
     expected["futuro"] = {"parte_a": 2.0, "parte_b": 3.0, "parte_c": 0.0, "parte_d": 2.0}
+    # ex05 A: rules replaced by the notebook's own lists of bad texts; the grader's hidden lines
+    # break the same rules with other texts, so the lookup misses them
+    ex05 = fmt.read_solution(ALL_SOLUTIONS["ex05_projeto_final"])
+    lookup_rules = (
+        "def quarantine_split(raw):\n"
+        "    def blank(name):\n"
+        "        return F.coalesce(F.trim(F.col(name)) == '', F.lit(True))\n"
+        "\n"
+        "    def listed(name, values):\n"
+        "        return F.col(name).isin(*[v for v in values if v])\n"
+        "\n"
+        "    rules = [\n"
+        "        ('missing_transaction_id', blank('transaction_id')),\n"
+        "        ('missing_customer_id', blank('customer_id')),\n"
+        "        ('invalid_timestamp', listed('timestamp', BAD_TIMESTAMPS)),\n"
+        "        ('invalid_amount', listed('amount', BAD_AMOUNTS)),\n"
+        "        ('invalid_channel', F.col('channel').isNull() | listed('channel', BAD_CHANNELS)),\n"
+        "    ]\n"
+        "    reason = F.lit(None).cast('string')\n"
+        "    for name, broken in reversed(rules):\n"
+        "        reason = F.when(broken, name).otherwise(reason)\n"
+        "    checked = raw.withColumn('reason', reason)\n"
+        "    passed = F.col('reason').isNull()\n"
+        "    first = Window.partitionBy('transaction_id', passed).orderBy('line_no')\n"
+        "    later = passed & (F.row_number().over(first) > 1)\n"
+        "    checked = checked.withColumn('reason', F.when(later, 'duplicate').otherwise(F.col('reason')))\n"
+        "    clean = checked.filter(F.col('reason').isNull()).select(\n"
+        "        'line_no',\n"
+        "        F.col('transaction_id').try_cast('long').alias('transaction_id'),\n"
+        "        F.col('customer_id').try_cast('long').alias('customer_id'),\n"
+        "        F.try_to_timestamp(F.col('timestamp'), F.lit('yyyy-MM-dd HH:mm:ss')).alias('timestamp'),\n"
+        "        F.col('amount').try_cast('double').alias('amount'),\n"
+        "        'channel',\n"
+        "    )\n"
+        "    return clean, checked.filter(F.col('reason').isNotNull())"
+    )
+    put(
+        "lista_defeitos",
+        _with_cell(ex05, "parte_a_codigo", lookup_rules),
+        "ex05_projeto_final.ipynb",
+    )
+    expected["lista_defeitos"] = {
+        "parte_a": 0.0,
+        "parte_b": 3.0,
+        "parte_c": 2.0,
+        "parte_d": 2.0,
+        "parte_e": 3.0,
+    }
     # ex07 grades a mechanism from plans the student's own kernel reports: the correct answers,
     # plus one added cell that reaches Spark's internals (the door a forged plan needs), score 0
     ex07 = fmt.read_solution(ALL_SOLUTIONS["ex07_performance"])
@@ -464,9 +512,11 @@ def test_locked_cells_are_restored_and_noted(graded_class):
 def test_attackers_win_nothing(graded_class):
     _, rows, *_, expected = graded_class
     for student, scores in expected.items():
-        exercise = {"futuro": "ex04_series_temporais", "api_privada": "ex07_performance"}.get(
-            student, EXAMPLE
-        )
+        exercise = {
+            "futuro": "ex04_series_temporais",
+            "api_privada": "ex07_performance",
+            "lista_defeitos": "ex05_projeto_final",
+        }.get(student, EXAMPLE)
         got = {part: float(r["score"]) for part, r in _rows(rows, student, exercise).items()}
         assert got == scores, f"{student}: {got} != {scores} ({_rows(rows, student, exercise)})"
 
