@@ -539,6 +539,14 @@ def test_resource_attackers_are_named_in_their_reasons(graded_class):
     ), private[0].parts
 
 
+def test_looking_up_the_visible_defects_passes_the_visible_test_only(graded_class):
+    run, rows, *_ = graded_class
+    page = run.feedback_dir / "lista_defeitos" / "ex05_projeto_final.html"
+    assert "limpas e quarentena do exemplo conferem" in page.read_text(encoding="utf-8")
+    reason = _rows(rows, "lista_defeitos", "ex05_projeto_final")["parte_a"]["reason"]
+    assert "quarentena" in reason and "aula 10" in reason, reason
+
+
 def test_honest_scores_are_exact_next_to_attackers(graded_class):
     _, rows, *_ = graded_class
     for exercise in ALL_SOLUTIONS:
